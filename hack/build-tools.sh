@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Builds the pinned Kubernetes, etcd, Argo Workflows controller and lint
+# binaries from Go modules into the git-ignored bin/ folder.
+#
+# Usage: hack/build-tools.sh [-f] [all|cluster|controllers|lint]...
+#   all          everything below (the default)
+#   cluster      bin/k8s/$KUBERNETES_VERSION/{kube-apiserver,kubectl,etcd}
+#                (the directory envtest's KUBEBUILDER_ASSETS points at)
+#   controllers  bin/workflow-controller/<version>/workflow-controller
+#   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>
+#                (plus unversioned symlinks bin/golangci-lint, bin/govulncheck)
+#   -f           rebuild even when the stamp says the binary is up to date
+#
+# Versions come from hack/versions.env; each tool is built from its wrapper
+# module under hack/tools/. Next to every binary a stamp file
+# (.<name>.stamp) records what it was built from: tool version, Go version,
+# ldflags and a hash of the wrapper go.mod/go.sum. A tool is rebuilt only when
+# that record changes or the binary is missing. Binaries are linked to a
+# temporary name and moved into place before the stamp is written, so an
+# interrupted build never leaves a binary that looks complete.
+#
+# Needs only Go (network access to the Go module proxy on a cold module cache);
+# everything is built with CGO_ENABLED=0 like the upstream release binaries.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/hack/tools"
+BIN="${LOCALBIN:-$ROOT/bin}"
+# shellcheck source=versions.env
+source "$ROOT/hack/versions.env"
+
+export CGO_ENABLED=0 GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly -trimpath"
+FORCE=0
+GO_VERSION="$(go env GOVERSION)"
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# require_version MODDIR MODULE VERSION: fail unless MODDIR/go.mod requires
+# MODULE at VERSION, so versions.env and the wrapper modules cannot drift.
+require_version() {
+	local got
+	got="$(cd "$1" && go list -m -f '{{.Version}}' "$2")"
+	[[ "$got" == "$3" ]] || die "$1/go.mod requires $2 $got but hack/versions.env says $3; update one of them"
+}
+
+# stamp_of MODDIR VERSION LDFLAGS: the text a stamp must contain to be current.
+stamp_of() {
+	printf 'version=%s\ngo=%s\nldflags=%s\nmodule=%s\n' "$2" "$GO_VERSION" "$3" \
+		"$(cat "$1/go.mod" "$1/go.sum" | sha256sum | cut -d' ' -f1)"
+}
+
+# build NAME VERSION MODDIR OUTDIR LDFLAGS PKG:BIN...
+# Builds each PKG from MODDIR into OUTDIR/BIN unless OUTDIR/.NAME.stamp is current.
+build() {
+	local name="$1" version="$2" moddir="$3" outdir="$4" ldflags="$5"
+	shift 5
+	local stamp="$outdir/.$name.stamp" want pb ok=1
+	want="$(stamp_of "$moddir" "$version" "$ldflags")"
+	for pb in "$@"; do [[ -x "$outdir/${pb#*:}" ]] || ok=0; done
+	if [[ $FORCE == 0 && $ok == 1 && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+		log "$name $version: up to date in ${outdir#"$ROOT"/}"
+		return
+	fi
+	mkdir -p "$outdir"
+	rm -f "$stamp"
+	local tmp t0 times=()
+	tmp="$(mktemp -d "$outdir/.build-$name.XXXXXX")"
+	# shellcheck disable=SC2064 # expand now: tmp is local
+	trap "rm -rf '$tmp'" EXIT
+	for pb in "$@"; do
+		log "$name $version: building ${pb%%:*} ..."
+		t0=$(date +%s)
+		(cd "$moddir" && go build -ldflags "$ldflags" -o "$tmp/${pb#*:}" "${pb%%:*}")
+		times+=($(($(date +%s) - t0)))
+	done
+	for pb in "$@"; do mv -f "$tmp/${pb#*:}" "$outdir/${pb#*:}"; done
+	rm -rf "$tmp"
+	trap - EXIT
+	printf '%s\n' "$want" >"$stamp"
+	local i=0
+	for pb in "$@"; do
+		log "$name $version: built ${outdir#"$ROOT"/}/${pb#*:} in ${times[i++]}s ($(($(stat -c %s "$outdir/${pb#*:}") / 1048576)) MiB)"
+	done
+}
+
+build_cluster() {
+	local out="$BIN/k8s/$KUBERNETES_VERSION" minor="${KUBERNETES_VERSION#*.}"
+	minor="${minor%%.*}"
+	local v ldflags=""
+	# hack/lib/version.sh in kubernetes sets both version packages.
+	for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+		ldflags+=" -X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=${KUBERNETES_VERSION%%.*} -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+	done
+	require_version "$TOOLS/kube-apiserver" k8s.io/kubernetes "v$KUBERNETES_VERSION"
+	build kubernetes "v$KUBERNETES_VERSION" "$TOOLS/kube-apiserver" "$out" "${ldflags# }" \
+		k8s.io/kubernetes/cmd/kube-apiserver:kube-apiserver k8s.io/kubernetes/cmd/kubectl:kubectl
+
+	require_version "$TOOLS/etcd" go.etcd.io/etcd/server/v3 "v$ETCD_VERSION"
+	# etcd's own version string is a constant in go.etcd.io/etcd/api/v3/version.
+	build etcd "v$ETCD_VERSION" "$TOOLS/etcd" "$out" "-X go.etcd.io/etcd/api/v3/version.GitSHA=v$ETCD_VERSION" \
+		go.etcd.io/etcd/server/v3:etcd
+}
+
+build_controllers() {
+	local v a=github.com/argoproj/argo-workflows/v3
+	for v in ${WORKFLOW_CONTROLLER_VERSIONS//,/ }; do
+		[[ -d "$TOOLS/workflow-controller/$v" ]] || die "no wrapper module hack/tools/workflow-controller/$v"
+		require_version "$TOOLS/workflow-controller/$v" "$a" "$v"
+		# Same -X flags as the Argo Makefile; the version also picks the default
+		# executor image tag (quay.io/argoproj/argoexec:<version>).
+		build workflow-controller "$v" "$TOOLS/workflow-controller/$v" "$BIN/workflow-controller/$v" \
+			"-X $a.version=$v -X $a.gitTag=$v -X $a.gitTreeState=clean" \
+			"$a/cmd/workflow-controller:workflow-controller"
+	done
+}
+
+build_lint() {
+	local m="$TOOLS/lint"
+	require_version "$m" github.com/golangci/golangci-lint/v2 "$GOLANGCI_LINT_VERSION"
+	require_version "$m" golang.org/x/vuln "$GOVULNCHECK_VERSION"
+	build golangci-lint "$GOLANGCI_LINT_VERSION" "$m" "$BIN" "-X main.version=${GOLANGCI_LINT_VERSION#v}" \
+		"github.com/golangci/golangci-lint/v2/cmd/golangci-lint:golangci-lint-$GOLANGCI_LINT_VERSION"
+	build govulncheck "$GOVULNCHECK_VERSION" "$m" "$BIN" "" \
+		"golang.org/x/vuln/cmd/govulncheck:govulncheck-$GOVULNCHECK_VERSION"
+	ln -sfn "golangci-lint-$GOLANGCI_LINT_VERSION" "$BIN/golangci-lint"
+	ln -sfn "govulncheck-$GOVULNCHECK_VERSION" "$BIN/govulncheck"
+}
+
+main() {
+	local targets=() t
+	for t in "$@"; do
+		case "$t" in
+		-f | --force) FORCE=1 ;;
+		-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+		all | cluster | controllers | lint) targets+=("$t") ;;
+		*) die "unknown target '$t' (want all, cluster, controllers or lint)" ;;
+		esac
+	done
+	[[ ${#targets[@]} -gt 0 ]] || targets=(all)
+	local start=$(date +%s)
+	for t in "${targets[@]}"; do
+		case "$t" in
+		all) build_cluster; build_controllers; build_lint ;;
+		cluster) build_cluster ;;
+		controllers) build_controllers ;;
+		lint) build_lint ;;
+		esac
+	done
+	log "done in $(($(date +%s) - start))s"
+}
+
+main "$@"

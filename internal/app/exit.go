@@ -1,0 +1,45 @@
+package app
+
+import (
+	"errors"
+)
+
+// Exit codes of the remediator.
+const (
+	// ExitOK: done, or nothing to do; the outcome says which.
+	ExitOK = 0
+	// ExitFailure: the run failed (API error, interrupted); a retry may succeed.
+	ExitFailure = 1
+	// ExitBadInput: the configuration is invalid; nothing was written.
+	ExitBadInput = 2
+	// ExitNotifyFailed: the remediation ended but its CloudEvent was not
+	// delivered; a retry reports the same outcome under the same event id.
+	ExitNotifyFailed = 3
+)
+
+// BadInputError marks a configuration problem.
+type BadInputError struct{ Err error }
+
+func (e *BadInputError) Error() string { return "invalid configuration:\n" + e.Err.Error() }
+func (e *BadInputError) Unwrap() error { return e.Err }
+
+// NotifyError marks a run whose notification could not be delivered.
+type NotifyError struct{ Err error }
+
+func (e *NotifyError) Error() string { return e.Err.Error() }
+func (e *NotifyError) Unwrap() error { return e.Err }
+
+// ExitCode maps a run's error to the process exit code.
+func ExitCode(err error) int {
+	var bad *BadInputError
+	var notify *NotifyError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &bad):
+		return ExitBadInput
+	case errors.As(err, &notify):
+		return ExitNotifyFailed
+	}
+	return ExitFailure
+}

@@ -1,0 +1,95 @@
+package config
+
+import (
+	"time"
+)
+
+// Prefix is put before every variable name: REMEDIATOR_NAMESPACE, ...
+const Prefix = "REMEDIATOR"
+
+// Trigger reasons accepted in REMEDIATOR_REASON.
+const (
+	ReasonOOMKilled  = "OOMKilled"
+	ReasonDeleted    = "deleted"
+	ReasonWaitFailed = "wait-failed"
+	ReasonManual     = "manual"
+	ReasonSweep      = "sweep"
+)
+
+// Reasons lists the accepted trigger reasons.
+var Reasons = []string{ReasonOOMKilled, ReasonDeleted, ReasonWaitFailed, ReasonManual, ReasonSweep}
+
+// Config is every setting of the remediator. Each field is read from
+// REMEDIATOR_<NAME>; see Usage for the list. Values that do not parse are
+// kept and reported by Validate together with every other problem.
+type Config struct {
+	Namespace string `split_words:"true" desc:"Namespace of the workflow (required)."`
+	Workflow  string `split_words:"true" desc:"Name of the Workflow (required)."`
+	NodeID    string `split_words:"true" desc:"Node ID; also the WorkflowTaskResult's name (required)."`
+	PodName   string `split_words:"true" desc:"Pod that ran the node; found by the node-id annotation when empty."`
+	PodUID    string `split_words:"true" desc:"UID of that pod; a pod of the same name with another UID means the step reruns."`
+	Reason    string `split_words:"true" default:"manual" desc:"Why this run was triggered: OOMKilled, deleted, wait-failed, manual or sweep."`
+
+	GracePeriod   Duration `split_words:"true" default:"30s" desc:"How long a vanished pod's wait container is assumed to live on (force deletion)."`
+	Deadline      Duration `split_words:"true" default:"10m" desc:"Overall time limit of the run, waiting included."`
+	VerifyTimeout Duration `split_words:"true" default:"2m" desc:"How long to watch the workflow reach a completed phase after the fix."`
+
+	SinkURL       string   `split_words:"true" desc:"CloudEvents sink (absolute http(s) URL); empty: log the event only."`
+	SinkTokenFile string   `split_words:"true" desc:"File holding a bearer token for the sink (a mounted Secret); never the token itself."`
+	SinkTimeout   Duration `split_words:"true" default:"10s" desc:"Timeout of one delivery attempt."`
+	SinkRetries   Int      `split_words:"true" default:"5" desc:"Delivery retries after the first attempt, with exponential backoff."`
+	ClusterName   string   `split_words:"true" default:"default" desc:"Cluster name put in the CloudEvent source."`
+	ArgoUIURL     string   `envconfig:"ARGO_UI_URL" desc:"Argo UI base URL, for links in notifications (optional)."`
+
+	DryRun Bool `split_words:"true" default:"false" desc:"Report what would be done; write nothing."`
+	Nudge  Bool `split_words:"true" default:"false" desc:"After the fix, annotate the Workflow so Argo v3.6+ reconciles at once (needs patch on workflows)."`
+
+	LogLevel  string `split_words:"true" default:"info" desc:"debug, info, warn or error."`
+	LogFormat string `split_words:"true" default:"json" desc:"json or text."`
+
+	Kubeconfig string `envconfig:"KUBECONFIG" desc:"Kubeconfig file (also read from KUBECONFIG); empty: in-cluster."`
+}
+
+// Duration is a time.Duration read from the environment. A value that does
+// not parse is remembered and reported by Validate.
+type Duration struct {
+	time.Duration
+	raw string
+	err error
+}
+
+// Decode implements envconfig.Decoder; it never fails so that Validate can
+// report every problem at once.
+func (d *Duration) Decode(value string) error {
+	d.raw = value
+	d.Duration, d.err = time.ParseDuration(value)
+	return nil
+}
+
+// Bool is a bool read from the environment; see Duration.
+type Bool struct {
+	Value bool
+	raw   string
+	err   error
+}
+
+// Decode implements envconfig.Decoder.
+func (b *Bool) Decode(value string) error {
+	b.raw = value
+	b.Value, b.err = parseBool(value)
+	return nil
+}
+
+// Int is an int read from the environment; see Duration.
+type Int struct {
+	Value int
+	raw   string
+	err   error
+}
+
+// Decode implements envconfig.Decoder.
+func (i *Int) Decode(value string) error {
+	i.raw = value
+	i.Value, i.err = parseInt(value)
+	return nil
+}

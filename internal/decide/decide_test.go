@@ -1,0 +1,138 @@
+package decide
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+const grace = 30 * time.Second
+
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Input
+		want Decision
+	}{
+		// The stuck cases this project exists for.
+		{"OOM, wait killed, status shows it terminated: act at once",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"pod gone just now: wait out the grace",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: 5 * time.Second},
+			Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: 25 * time.Second}},
+		{"pod gone exactly the grace ago",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: grace},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+		{"pod gone long ago",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+		{"status entry already true but label false: the controller rewrites it from the label",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryComplete, Pod: PodWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"entry not yet copied by the controller",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryAbsent, Pod: PodGone, SinceWaitAlive: time.Minute},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+
+		// Legacy annotation path: no task result, the status entry is false.
+		{"legacy: pod gone past grace: create",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Minute},
+			Decision{Action: Create, Reason: ReasonPodGoneGraceElapsed}},
+		{"legacy: wait terminated: create",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Create, Reason: ReasonWaitTerminated}},
+		{"legacy: pod gone within grace",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: 29 * time.Second},
+			Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: time.Second}},
+		{"legacy: wait still running",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonWaitRunning}},
+
+		// Never while wait may still write.
+		{"node done, wait still running (uploading outputs)",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonWaitRunning}},
+		{"node still running, wait terminated: the controller has not caught up",
+			Input{Node: NodeActive, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"node still running, pod gone long ago: the controller will mark it",
+			Input{Node: NodeActive, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"node running, no task result yet",
+			Input{Node: NodeActive, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+
+		// Not stuck.
+		{"task result already complete",
+			Input{Node: NodeCompleted, TaskResult: TaskResultComplete, Entry: EntryComplete, Pod: PodGone},
+			Decision{Action: Skip, Reason: ReasonTaskResultComplete}},
+		{"task result complete, entry not yet updated",
+			Input{Node: NodeCompleted, TaskResult: TaskResultComplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonTaskResultComplete}},
+		{"no task result and no entry: nothing blocks the workflow",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Skip, Reason: ReasonNothingPending}},
+		{"no task result, entry true",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryComplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Skip, Reason: ReasonNothingPending}},
+		{"v3.7 rerun: node back to Pending",
+			Input{Node: NodePending, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Skip, Reason: ReasonNodePending}},
+		{"v3.7 rerun: pod re-created with another UID",
+			Input{Node: NodeActive, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"replacement pod even though the node looks completed",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"zero grace: a vanished pod is trusted at once",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in
+			if in.Grace == 0 && tt.name != "zero grace: a vanished pod is trusted at once" {
+				in.Grace = grace
+			}
+			if got := Decide(in); got != tt.want {
+				t.Errorf("Decide(%+v) = %v, want %v", in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestDecideNeverWritesWhileWaitMayWrite walks every combination of the
+// inputs and checks the safety invariant and the shape of each decision.
+func TestDecideNeverWritesWhileWaitMayWrite(t *testing.T) {
+	for _, in := range allInputs() {
+		d := Decide(in)
+		if err := CheckInvariants(in, d); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func allInputs() []Input {
+	var out []Input
+	for _, node := range []NodePhase{NodeActive, NodePending, NodeCompleted} {
+		for _, tr := range []TaskResult{TaskResultMissing, TaskResultIncomplete, TaskResultComplete} {
+			for _, e := range []StatusEntry{EntryAbsent, EntryIncomplete, EntryComplete} {
+				for _, p := range []Pod{PodWaitRunning, PodWaitTerminated, PodGone, PodReplaced} {
+					for _, since := range []time.Duration{0, grace - time.Nanosecond, grace, 2 * grace} {
+						for _, g := range []time.Duration{0, grace} {
+							out = append(out, Input{Node: node, TaskResult: tr, Entry: e, Pod: p, SinceWaitAlive: since, Grace: g})
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func ExampleDecide() {
+	d := Decide(Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete,
+		Pod: PodGone, SinceWaitAlive: 10 * time.Second, Grace: 30 * time.Second})
+	fmt.Println(d)
+	// Output: wait(wait-may-still-write, recheck in 20s)
+}

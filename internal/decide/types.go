@@ -1,0 +1,139 @@
+package decide
+
+import (
+	"fmt"
+	"time"
+)
+
+// NodePhase is the coarse phase of the workflow node, as the decision sees it.
+type NodePhase int
+
+const (
+	// NodeActive: the node has not finished (Running, or a phase the
+	// controller has not settled yet).
+	NodeActive NodePhase = iota
+	// NodePending: the node waits for a pod. After a pod deletion, Argo v3.7
+	// puts the node back to Pending and re-creates the pod: the step reruns.
+	NodePending
+	// NodeCompleted: Succeeded, Failed or Error.
+	NodeCompleted
+)
+
+// TaskResult is the state of the WorkflowTaskResult named after the node ID.
+type TaskResult int
+
+const (
+	// TaskResultMissing: no such object.
+	TaskResultMissing TaskResult = iota
+	// TaskResultIncomplete: the report-outputs-completed label is not "true".
+	TaskResultIncomplete
+	// TaskResultComplete: the label is "true".
+	TaskResultComplete
+)
+
+// StatusEntry is the node's entry in the workflow's
+// status.taskResultsCompletionStatus map.
+type StatusEntry int
+
+const (
+	// EntryAbsent: the map has no entry for the node.
+	EntryAbsent StatusEntry = iota
+	// EntryIncomplete: the entry is false; it blocks workflow completion.
+	EntryIncomplete
+	// EntryComplete: the entry is true.
+	EntryComplete
+)
+
+// Pod is what is known of the pod that ran the node.
+type Pod int
+
+const (
+	// PodWaitRunning: the pod exists and its wait container has not been
+	// seen terminated; it may still write outputs.
+	PodWaitRunning Pod = iota
+	// PodWaitTerminated: the pod exists and its wait container status is
+	// terminated. Workflow pods never restart containers, so it cannot write.
+	PodWaitTerminated
+	// PodGone: no pod object exists. Its containers may have outlived the
+	// object by up to the grace period (force deletion).
+	PodGone
+	// PodReplaced: a pod of the same name exists with another UID than the
+	// one that triggered the remediation: the step is running again.
+	PodReplaced
+)
+
+// Input is everything the decision depends on.
+type Input struct {
+	Node       NodePhase
+	TaskResult TaskResult
+	Entry      StatusEntry
+	Pod        Pod
+	// SinceWaitAlive is how long ago the wait container was last possibly
+	// alive. It matters only for PodGone.
+	SinceWaitAlive time.Duration
+	// Grace is how long a vanished pod's containers are assumed to live on.
+	Grace time.Duration
+}
+
+// Action is what the remediator should do.
+type Action int
+
+const (
+	// Wait: not safe or not needed yet; look again when something changes
+	// or after Decision.RecheckAfter.
+	Wait Action = iota
+	// Complete: patch the existing task result's label to "true".
+	Complete
+	// Create: create the missing task result with the label "true".
+	Create
+	// Skip: nothing to do, ever, for this node.
+	Skip
+)
+
+func (a Action) String() string {
+	switch a {
+	case Wait:
+		return "wait"
+	case Complete:
+		return "complete"
+	case Create:
+		return "create"
+	case Skip:
+		return "skip"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Reason explains a Decision in a word or two; it appears in logs, events
+// and notifications.
+type Reason string
+
+// Reasons a decision gives.
+const (
+	ReasonWaitPodGone         Reason = "wait-may-still-write"
+	ReasonPodGoneGraceElapsed Reason = "pod-gone"
+	ReasonWaitTerminated      Reason = "wait-terminated"
+	ReasonWaitRunning         Reason = "wait-running"
+	ReasonNodeActive          Reason = "node-active"
+	ReasonNodePending         Reason = "node-pending"
+	ReasonPodReplaced         Reason = "pod-replaced"
+	ReasonTaskResultComplete  Reason = "task-result-complete"
+	ReasonNothingPending      Reason = "nothing-pending"
+)
+
+// Decision is the result of Decide.
+type Decision struct {
+	Action Action
+	Reason Reason
+	// RecheckAfter, for Wait, is when the decision may change with no
+	// event at all (the grace period running out); zero means "only when
+	// something changes".
+	RecheckAfter time.Duration
+}
+
+func (d Decision) String() string {
+	if d.RecheckAfter > 0 {
+		return fmt.Sprintf("%s(%s, recheck in %s)", d.Action, d.Reason, d.RecheckAfter)
+	}
+	return fmt.Sprintf("%s(%s)", d.Action, d.Reason)
+}

@@ -1,0 +1,71 @@
+package remediate
+
+import (
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+)
+
+// inputOf turns what was read and remembered into the decision's input.
+func inputOf(s snapshot, node wfv1.NodeStatus, mem *podMemory, grace time.Duration, now time.Time) decide.Input {
+	in := decide.Input{Grace: grace}
+	switch {
+	case node.Phase == wfv1.NodePending:
+		in.Node = decide.NodePending
+	case node.Fulfilled():
+		in.Node = decide.NodeCompleted
+	default:
+		in.Node = decide.NodeActive
+	}
+	switch {
+	case s.tr == nil:
+		in.TaskResult = decide.TaskResultMissing
+	case s.tr.Labels[LabelCompleted] == "true":
+		in.TaskResult = decide.TaskResultComplete
+	default:
+		in.TaskResult = decide.TaskResultIncomplete
+	}
+	if done, ok := s.wf.Status.TaskResultsCompletionStatus[node.ID]; !ok {
+		in.Entry = decide.EntryAbsent
+	} else if done {
+		in.Entry = decide.EntryComplete
+	} else {
+		in.Entry = decide.EntryIncomplete
+	}
+	in.Pod, in.SinceWaitAlive = mem.state(node.FinishedAt.Time, now)
+	return in
+}
+
+// remediatedBefore tells whether a run of the remediator completed or
+// created this task result.
+func remediatedBefore(tr *wfv1.WorkflowTaskResult) bool {
+	return tr != nil && tr.Labels[LabelCompleted] == "true" && tr.Annotations[AnnotationRemediatedAt] != ""
+}
+
+// markPrevious reports the write of an earlier run as this run's.
+func (res *Result) markPrevious(tr *wfv1.WorkflowTaskResult) {
+	res.Previously = true
+	res.Reason = decide.Reason(tr.Annotations[AnnotationReason])
+	if at, err := time.Parse(time.RFC3339, tr.Annotations[AnnotationRemediatedAt]); err == nil {
+		res.Acted = at
+	}
+	res.Action = tr.Annotations[AnnotationAction]
+}
+
+func (res *Result) fromWorkflow(wf *wfv1.Workflow) {
+	res.WorkflowUID = string(wf.UID)
+	res.WorkflowPhase = string(wf.Status.Phase)
+	res.WorkflowFinished = wf.Status.FinishedAt.Time
+}
+
+func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
+	res.NodeName = node.DisplayName
+	res.NodePhase = string(node.Phase)
+	res.NodeMessage = node.Message
+	res.NodeFinished = node.FinishedAt.Time
+	res.PodUID = mem.uid
+	if mem.containers != nil {
+		res.Containers = mem.containers
+	}
+}

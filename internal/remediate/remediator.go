@@ -1,0 +1,169 @@
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	"golang.org/x/time/rate"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/clock"
+)
+
+// Recorder records Kubernetes Events on the Workflow.
+type Recorder interface {
+	Record(ctx context.Context, ref WorkflowRef, warning bool, reason, message string)
+}
+
+// WorkflowRef names the Workflow an Event is about.
+type WorkflowRef struct {
+	Namespace, Name, UID string
+}
+
+// Remediator rescues workflow nodes. It is safe for concurrent use.
+type Remediator struct {
+	kube     kubernetes.Interface
+	argo     versioned.Interface
+	recorder Recorder
+	clock    clock.WithTicker
+	log      *slog.Logger
+	opts     Options
+}
+
+// New returns a Remediator. clk may be nil for the real clock.
+func New(kube kubernetes.Interface, argo versioned.Interface, rec Recorder, clk clock.WithTicker, log *slog.Logger, opts Options) *Remediator {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	return &Remediator{kube: kube, argo: argo, recorder: rec, clock: clk, log: log, opts: opts}
+}
+
+// Run rescues one node. It returns an error only for a failure worth a
+// retry (API errors, ctx cancelled); every other end is an Outcome.
+func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
+	res := Result{Target: t, Started: r.clock.Now()}
+	log := r.log.With("namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID)
+	waitCtx, cancel := context.WithTimeout(ctx, r.opts.Deadline)
+	defer cancel()
+	mem := podMemory{uid: t.PodUID}
+
+	// Reads are paced so that a watch that keeps closing (an API server
+	// restarting, say) cannot turn the loop into a busy one.
+	pace := rate.NewLimiter(rate.Every(250*time.Millisecond), 4)
+	for {
+		if err := pace.Wait(waitCtx); err != nil {
+			<-waitCtx.Done() // the next read would pass the deadline
+			return r.endWait(ctx, res, waitCtx.Err())
+		}
+		s, err := r.read(waitCtx, t)
+		if err != nil {
+			if fatal(err) || waitCtx.Err() != nil {
+				return r.endWait(ctx, res, err)
+			}
+			log.Warn("reading failed; trying again", "error", err)
+			continue
+		}
+		now := r.clock.Now()
+		if s.wf == nil {
+			res.Outcome = OutcomeWorkflowGone
+			return res, nil
+		}
+		res.fromWorkflow(s.wf)
+		node, hasNode := s.wf.Status.Nodes[t.NodeID]
+		if s.wf.Status.Phase.Completed() {
+			res.Outcome = OutcomeAlreadyComplete
+			if remediatedBefore(s.tr) {
+				res.markPrevious(s.tr)
+				res.Outcome = OutcomeRemediated
+			}
+			return res, nil
+		}
+		if !hasNode {
+			res.Outcome = OutcomeNodeUnknown
+			return res, nil
+		}
+		mem.observe(s.pod, now)
+		res.fromNode(node, &mem)
+
+		in := inputOf(s, node, &mem, r.opts.Grace, now)
+		d := decide.Decide(in)
+		if err := decide.CheckInvariants(in, d); err != nil {
+			return res, err
+		}
+		res.Reason = d.Reason
+		log.Debug("decided", "decision", d.String(), "input", fmt.Sprintf("%+v", in))
+
+		switch d.Action {
+		case decide.Skip:
+			if d.Reason == decide.ReasonTaskResultComplete && remediatedBefore(s.tr) {
+				res.markPrevious(s.tr)
+				return r.verify(ctx, res, log)
+			}
+			res.Outcome = OutcomeNotStuck
+			return res, nil
+		case decide.Wait:
+			log.Info("waiting", "reason", d.Reason, "recheckAfter", d.RecheckAfter)
+			if err := r.waitForChange(waitCtx, t, s, d.RecheckAfter, &mem); err != nil {
+				if fatal(err) || waitCtx.Err() != nil {
+					return r.endWait(ctx, res, err)
+				}
+				log.Warn("watching failed; reading again", "error", err)
+			}
+			continue
+		}
+
+		res.Action = d.Action.String()
+		res.Waited = now.Sub(res.Started)
+		if r.opts.DryRun {
+			res.Outcome = OutcomeWouldRemediate
+			log.Info("dry run: would "+res.Action+" the task result", "reason", d.Reason)
+			return res, nil
+		}
+		if d.Action == decide.Complete {
+			err = r.complete(ctx, s.tr, t, string(d.Reason))
+		} else {
+			err = r.create(ctx, s.wf, t, string(d.Reason))
+		}
+		if stale(err) {
+			log.Info("the objects changed before the write; reading again", "error", err)
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Acted = r.clock.Now()
+		log.Info("task result "+res.Action+"d", "reason", d.Reason, "waited", res.Waited)
+		r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, "TaskResult"+titled(res.Action),
+			fmt.Sprintf("%s WorkflowTaskResult %s of node %s (%s): %s; its wait container can no longer write (%s)",
+				titled(res.Action+"d"), t.NodeID, res.NodeName, res.NodePhase, t.Trigger, d.Reason))
+		if r.opts.Nudge {
+			if err := r.nudge(ctx, t); err != nil {
+				log.Warn("nudge failed; the controller will still reconcile after its requeue delay", "error", err)
+			}
+		}
+		return r.verify(ctx, res, log)
+	}
+}
+
+// endWait turns the end of the waiting phase into a result: the deadline is
+// an outcome, anything else (a cancelled parent context, an API error) an
+// error.
+func (r *Remediator) endWait(ctx context.Context, res Result, err error) (Result, error) {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		res.Outcome = OutcomeDeadlineExceeded
+		res.Waited = r.clock.Since(res.Started)
+		return res, nil
+	}
+	return res, err
+}
+
+func titled(s string) string {
+	if s == "" {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
+}

@@ -1,0 +1,99 @@
+package remediate
+
+import (
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+)
+
+// Target names the node to rescue.
+type Target struct {
+	Namespace string
+	Workflow  string
+	NodeID    string
+	// PodName is the pod that ran the node; empty: found by the node-id
+	// annotation among the workflow's pods.
+	PodName string
+	// PodUID is the UID of the pod that triggered the run, when known.
+	PodUID string
+	// Trigger says why the run started: OOMKilled, deleted, manual, ...
+	Trigger string
+}
+
+// Options tune a Remediator.
+type Options struct {
+	// Grace is how long a vanished pod's containers may outlive it.
+	Grace time.Duration
+	// Deadline bounds the wait until it is safe to act.
+	Deadline time.Duration
+	// VerifyTimeout bounds the watch of the workflow after the fix.
+	VerifyTimeout time.Duration
+	DryRun        bool
+	Nudge         bool
+	// Identity is written in the remediated-by annotation and in Events.
+	Identity string
+}
+
+// Outcome is the final word of a run; it names the CloudEvent type.
+type Outcome string
+
+// Outcomes of a run.
+const (
+	// OutcomeRemediated: the task result was completed (by this run or an
+	// earlier one) and the controller took it into account.
+	OutcomeRemediated Outcome = "remediated"
+	// OutcomeRemediatedUnverified: written, but the workflow was not seen
+	// to move on within the verify timeout.
+	OutcomeRemediatedUnverified Outcome = "remediated-unverified"
+	// OutcomeWouldRemediate: dry-run; the write that would have been done.
+	OutcomeWouldRemediate Outcome = "would-remediate"
+	// OutcomeNotStuck: nothing blocks the workflow on this node.
+	OutcomeNotStuck Outcome = "not-stuck"
+	// OutcomeWorkflowGone: the Workflow does not exist.
+	OutcomeWorkflowGone Outcome = "workflow-gone"
+	// OutcomeAlreadyComplete: the Workflow had already completed.
+	OutcomeAlreadyComplete Outcome = "already-complete"
+	// OutcomeNodeUnknown: the Workflow has no such node.
+	OutcomeNodeUnknown Outcome = "node-unknown"
+	// OutcomeDeadlineExceeded: still not safe to act when the deadline came;
+	// nothing was written.
+	OutcomeDeadlineExceeded Outcome = "deadline-exceeded"
+)
+
+// Container is what the pod showed of one container.
+type Container struct {
+	Name        string `json:"name"`
+	ExitCode    *int32 `json:"exitCode,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	MemoryLimit string `json:"memoryLimit,omitempty"`
+}
+
+// Result describes a run: what was found and what was done.
+type Result struct {
+	Target  Target
+	Outcome Outcome
+	// Action is what was done or, in dry-run, would have been done:
+	// complete, create, or empty.
+	Action string
+	// Reason is the last decision's reason.
+	Reason       decide.Reason
+	WorkflowUID  string
+	NodeName     string
+	NodePhase    string
+	NodeMessage  string
+	PodUID       string
+	Containers   []Container
+	Started      time.Time
+	Acted        time.Time // zero when nothing was written
+	Waited       time.Duration
+	NodeFinished time.Time
+	// WorkflowPhase is the last phase seen; WorkflowFinished its finish time.
+	WorkflowPhase    string
+	WorkflowFinished time.Time
+	// Previously is true when an earlier run had already written the fix;
+	// this run reports the same outcome.
+	Previously bool
+}
+
+// Wrote tells whether the run wrote the task result.
+func (r Result) Wrote() bool { return !r.Acted.IsZero() }

@@ -1,0 +1,64 @@
+// Command remediator rescues an Argo Workflow stuck in Running because the
+// WorkflowTaskResult of one of its nodes was never finalized (its pod was
+// OOMKilled or deleted). It is configured by REMEDIATOR_* environment
+// variables; run it with --help to list them.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/app"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kube"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		fmt.Fprintln(stdout, "remediator: completes the WorkflowTaskResult of an OOMKilled or deleted workflow pod once its wait container can no longer write.\n\nEnvironment variables:")
+		_ = config.Usage(stdout)
+		return app.ExitOK
+	}
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "remediator: unexpected argument %q; the configuration comes from REMEDIATOR_* variables (see --help)\n", args[0])
+		return app.ExitBadInput
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		fmt.Fprintln(stderr, (&app.BadInputError{Err: err}).Error())
+		return app.ExitBadInput
+	}
+	log := app.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	identity, _ := os.Hostname()
+
+	restCfg, err := kube.Config(cfg.Kubeconfig, "argo-oom-remediator/"+identity)
+	if err != nil {
+		log.Error("no cluster", "error", err)
+		return app.ExitFailure
+	}
+	kubeClient, argoClient, err := kube.Clients(restCfg)
+	if err != nil {
+		log.Error("no cluster", "error", err)
+		return app.ExitFailure
+	}
+	deps := app.Deps{Kube: kubeClient, Argo: argoClient, Log: log, Identity: identity}
+	if cfg.SinkURL != "" {
+		if deps.Events, err = notify.NewHTTPClient(cfg.SinkURL, cfg.SinkTokenFile, cfg.SinkTimeout.Duration); err != nil {
+			log.Error("bad sink", "error", err)
+			return app.ExitBadInput
+		}
+	}
+	return app.ExitCode(app.Run(ctx, cfg, deps))
+}
