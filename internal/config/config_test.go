@@ -1,0 +1,118 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// valid is a complete, valid environment.
+var valid = map[string]string{
+	"REMEDIATOR_NAMESPACE": "team-a",
+	"REMEDIATOR_WORKFLOW":  "etl-nightly",
+	"REMEDIATOR_NODE_ID":   "etl-nightly-3311720384",
+}
+
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	setEnv(t, valid)
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.GracePeriod.Duration != 30*time.Second || c.Deadline.Duration != 10*time.Minute ||
+		c.VerifyTimeout.Duration != 2*time.Minute || c.Reason != ReasonManual || c.DryRun.Value ||
+		c.SinkRetries.Value != 5 || c.LogFormat != "json" || c.ClusterName != "default" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestValidateNamesEveryBadVariable(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string // each must appear in the error
+	}{
+		{"nothing set", map[string]string{},
+			[]string{"REMEDIATOR_NAMESPACE: is required", "REMEDIATOR_WORKFLOW: is required", "REMEDIATOR_NODE_ID: is required"}},
+		{"bad names", map[string]string{"REMEDIATOR_NAMESPACE": "Team_A", "REMEDIATOR_WORKFLOW": "-x", "REMEDIATOR_NODE_ID": strings.Repeat("a", 254), "REMEDIATOR_POD_NAME": "UPPER"},
+			[]string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_WORKFLOW", "REMEDIATOR_NODE_ID", "REMEDIATOR_POD_NAME"}},
+		{"namespace too long", merge(valid, map[string]string{"REMEDIATOR_NAMESPACE": strings.Repeat("n", 64)}),
+			[]string{"REMEDIATOR_NAMESPACE"}},
+		{"durations", merge(valid, map[string]string{"REMEDIATOR_GRACE_PERIOD": "soon", "REMEDIATOR_DEADLINE": "-1m", "REMEDIATOR_VERIFY_TIMEOUT": "10", "REMEDIATOR_SINK_TIMEOUT": "0s"}),
+			[]string{"REMEDIATOR_GRACE_PERIOD: \"soon\" is not a duration", "REMEDIATOR_DEADLINE: \"-1m\" must be positive", "REMEDIATOR_VERIFY_TIMEOUT", "REMEDIATOR_SINK_TIMEOUT"}},
+		{"deadline shorter than grace", merge(valid, map[string]string{"REMEDIATOR_DEADLINE": "10s"}),
+			[]string{"REMEDIATOR_DEADLINE: 10s must exceed REMEDIATOR_GRACE_PERIOD"}},
+		{"relative sink", merge(valid, map[string]string{"REMEDIATOR_SINK_URL": "/events"}), []string{"REMEDIATOR_SINK_URL"}},
+		{"non-http sink", merge(valid, map[string]string{"REMEDIATOR_SINK_URL": "ftp://host/x"}), []string{"REMEDIATOR_SINK_URL"}},
+		{"token without sink", merge(valid, map[string]string{"REMEDIATOR_SINK_TOKEN_FILE": "/var/run/token"}), []string{"REMEDIATOR_SINK_TOKEN_FILE"}},
+		{"ui url", merge(valid, map[string]string{"REMEDIATOR_ARGO_UI_URL": "argo.example.com"}), []string{"REMEDIATOR_ARGO_UI_URL"}},
+		{"enums and flags", merge(valid, map[string]string{"REMEDIATOR_REASON": "because", "REMEDIATOR_LOG_LEVEL": "loud", "REMEDIATOR_LOG_FORMAT": "xml", "REMEDIATOR_DRY_RUN": "maybe", "REMEDIATOR_NUDGE": "2"}),
+			[]string{"REMEDIATOR_REASON", "REMEDIATOR_LOG_LEVEL", "REMEDIATOR_LOG_FORMAT", "REMEDIATOR_DRY_RUN", "REMEDIATOR_NUDGE"}},
+		{"retries", merge(valid, map[string]string{"REMEDIATOR_SINK_RETRIES": "many"}), []string{"REMEDIATOR_SINK_RETRIES"}},
+		{"retries out of range", merge(valid, map[string]string{"REMEDIATOR_SINK_RETRIES": "-1"}), []string{"REMEDIATOR_SINK_RETRIES"}},
+		{"cluster name", merge(valid, map[string]string{"REMEDIATOR_CLUSTER_NAME": "Prod EU"}), []string{"REMEDIATOR_CLUSTER_NAME"}},
+		{"pod uid", merge(valid, map[string]string{"REMEDIATOR_POD_UID": "not a uid!"}), []string{"REMEDIATOR_POD_UID"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, tt.env)
+			_, err := Load()
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+			if got := strings.Count(err.Error(), "\n") + 1; got != len(tt.want) && tt.name != "bad names" {
+				t.Errorf("%d problems reported, want %d:\n%v", got, len(tt.want), err)
+			}
+		})
+	}
+}
+
+func TestValidAccepted(t *testing.T) {
+	setEnv(t, merge(valid, map[string]string{
+		"REMEDIATOR_SINK_URL": "https://events.example.com/remediations", "REMEDIATOR_SINK_TOKEN_FILE": "/var/run/secrets/sink/token",
+		"REMEDIATOR_ARGO_UI_URL": "https://argo.example.com", "REMEDIATOR_REASON": ReasonOOMKilled, "REMEDIATOR_DRY_RUN": "true",
+		"REMEDIATOR_POD_UID": "9c1d2f35-1b6e-4a8f-9a51-0d4cbd1e2a77", "REMEDIATOR_GRACE_PERIOD": "0s",
+	}))
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.DryRun.Value || c.GracePeriod.Duration != 0 {
+		t.Errorf("%+v", c)
+	}
+}
+
+func TestUsageListsEveryVariable(t *testing.T) {
+	var b strings.Builder
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_GRACE_PERIOD", "30s", "REMEDIATOR_SINK_URL", "REMEDIATOR_KUBECONFIG", "(required)"} {
+		if !strings.Contains(b.String(), v) {
+			t.Errorf("usage lacks %q", v)
+		}
+	}
+}
+
+func merge(a, b map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
