@@ -15,4 +15,5 @@ import (
 	_ "github.com/nats-io/nats-server/v2/server"
 	_ "k8s.io/client-go/kubernetes"
 	_ "sigs.k8s.io/controller-runtime/pkg/envtest"
+	_ "sigs.k8s.io/kustomize/api/krusty"
 )
