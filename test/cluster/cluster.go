@@ -113,13 +113,13 @@ func Launch(ctx context.Context, opts Options) (_ *Cluster, err error) {
 // configure applies the ports and state directory of opts.
 func (c *Cluster) configure(opts Options, etcd *envtest.Etcd, api *envtest.APIServer) error {
 	if opts.APIServerPort != 0 {
-		if err := checkPortFree(opts.APIServerPort, "kube-apiserver"); err != nil {
+		if err := CheckPortFree(opts.APIServerPort, "kube-apiserver"); err != nil {
 			return err
 		}
 		api.SecureServing.ListenAddr = envtest.ListenAddr{Address: "127.0.0.1", Port: strconv.Itoa(opts.APIServerPort)}
 	}
 	if opts.EtcdPort != 0 {
-		if err := checkPortFree(opts.EtcdPort, "etcd"); err != nil {
+		if err := CheckPortFree(opts.EtcdPort, "etcd"); err != nil {
 			return err
 		}
 		etcd.URL = &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.EtcdPort))}
@@ -184,9 +184,9 @@ func (c *Cluster) closeLogs() {
 	c.logs = nil
 }
 
-// checkPortFree fails with a message naming the port and component when
+// CheckPortFree fails with a message naming the port and component when
 // 127.0.0.1:port cannot be listened on.
-func checkPortFree(port int, component string) error {
+func CheckPortFree(port int, component string) error {
 	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("cluster: port %d on 127.0.0.1 for %s is not free (%w); stop whatever uses it or choose another port", port, component, err)
