@@ -18,6 +18,17 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
 )
 
+const usage = `remediator: completes the WorkflowTaskResult of an OOMKilled or deleted workflow
+pod once its wait container can no longer write outputs, so the workflow can end.
+
+Usage:
+  remediator          remediate REMEDIATOR_NODE_ID of REMEDIATOR_WORKFLOW
+                      (every stuck node of the workflow when NODE_ID is empty)
+  remediator sweep    find and remediate stuck nodes in REMEDIATOR_NAMESPACE (empty: all)
+
+Environment variables:
+`
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -26,8 +37,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	mode := ""
+	if len(args) > 0 && args[0] == config.ModeSweep {
+		mode, args = config.ModeSweep, args[1:]
+	}
 	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-		fmt.Fprintln(stdout, "remediator: completes the WorkflowTaskResult of an OOMKilled or deleted workflow pod once its wait container can no longer write.\n\nEnvironment variables:")
+		fmt.Fprint(stdout, usage)
 		_ = config.Usage(stdout)
 		return app.ExitOK
 	}
@@ -35,7 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "remediator: unexpected argument %q; the configuration comes from REMEDIATOR_* variables (see --help)\n", args[0])
 		return app.ExitBadInput
 	}
-	cfg, err := config.Load()
+	cfg, err := config.Load(mode)
 	if err != nil {
 		fmt.Fprintln(stderr, (&app.BadInputError{Err: err}).Error())
 		return app.ExitBadInput

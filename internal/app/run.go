@@ -32,8 +32,18 @@ type Deps struct {
 	NotifyBackoff time.Duration
 }
 
-// Run remediates the node the configuration names, records what it did and
-// reports it. The returned error maps to an exit code with ExitCode.
+// runner holds what every node's remediation shares.
+type runner struct {
+	cfg    config.Config
+	deps   Deps
+	rem    *remediate.Remediator
+	rec    remediate.Recorder
+	sender notify.Sender
+}
+
+// Run does what the configuration asks: remediate one node, every stuck node
+// of one workflow, or (Mode sweep) every stuck node found by a scan. The
+// returned error maps to an exit code with ExitCode.
 func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return &BadInputError{Err: err}
@@ -44,45 +54,69 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	if d.NotifyBackoff == 0 {
 		d.NotifyBackoff = 500 * time.Millisecond
 	}
+	r := &runner{cfg: cfg, deps: d}
 	// A dry run writes nothing, Kubernetes Events included.
-	var rec remediate.Recorder = kubeevent.Recorder{Kube: d.Kube, Instance: d.Identity, Log: d.Log, Now: d.Clock.Now}
+	r.rec = kubeevent.Recorder{Kube: d.Kube, Instance: d.Identity, Log: d.Log, Now: d.Clock.Now}
 	if cfg.DryRun.Value {
-		rec = noRecorder{}
+		r.rec = noRecorder{}
 	}
-	r := remediate.New(d.Kube, d.Argo, rec, d.Clock, d.Log, remediate.Options{
+	opts := remediate.Options{
 		Grace:         cfg.GracePeriod.Duration,
 		Deadline:      cfg.Deadline.Duration,
 		VerifyTimeout: cfg.VerifyTimeout.Duration,
 		DryRun:        cfg.DryRun.Value,
 		Nudge:         cfg.Nudge.Value,
 		Identity:      d.Identity,
-	})
-	target := remediate.Target{
+	}
+	if cfg.Mode == config.ModeSweep {
+		// The sweep acts only on nodes that are safe at once; one that
+		// needs waiting after all is left to the next sweep.
+		opts.Deadline = min(opts.Deadline, sweepNodeDeadline)
+	}
+	r.rem = remediate.New(d.Kube, d.Argo, r.rec, d.Clock, d.Log, opts)
+	r.sender = notify.Sender{Client: d.Events, Retries: cfg.SinkRetries.Value, Backoff: d.NotifyBackoff, Log: d.Log}
+
+	switch {
+	case cfg.Mode == config.ModeSweep:
+		return r.sweep(ctx)
+	case cfg.NodeID == "":
+		return r.workflow(ctx)
+	}
+	return r.node(ctx, remediate.Target{
 		Namespace: cfg.Namespace, Workflow: cfg.Workflow, NodeID: cfg.NodeID,
 		PodName: cfg.PodName, PodUID: cfg.PodUID, Trigger: cfg.Reason,
-	}
-	res, runErr := r.Run(ctx, target)
+	})
+}
+
+// node remediates one node, records and reports what happened.
+func (r *runner) node(ctx context.Context, t remediate.Target) error {
+	res, runErr := r.rem.Run(ctx, t)
 	if runErr != nil && ctx.Err() != nil {
 		// Interrupted (SIGTERM): stop now, write nothing more; the Job retries.
-		return fmt.Errorf("interrupted while remediating %s/%s node %s: %w", cfg.Namespace, cfg.Workflow, cfg.NodeID, runErr)
+		return fmt.Errorf("interrupted while remediating %s/%s node %s: %w", t.Namespace, t.Workflow, t.NodeID, runErr)
 	}
-	logResult(d.Log, res, runErr)
+	logResult(r.deps.Log, res, runErr)
+	return r.report(ctx, res, runErr)
+}
 
-	sender := notify.Sender{Client: d.Events, Retries: cfg.SinkRetries.Value, Backoff: d.NotifyBackoff, Log: d.Log}
-	ev, err := notify.Build(res, runErr, notify.Meta{Cluster: cfg.ClusterName, UIBase: cfg.ArgoUIURL, DryRun: cfg.DryRun.Value}, d.Clock.Now())
+// report sends the run's CloudEvent; a failed delivery is recorded on the
+// Workflow and returned as a NotifyError unless the run itself failed.
+func (r *runner) report(ctx context.Context, res remediate.Result, runErr error) error {
+	t := res.Target
+	ev, err := notify.Build(res, runErr, notify.Meta{Cluster: r.cfg.ClusterName, UIBase: r.cfg.ArgoUIURL, DryRun: r.cfg.DryRun.Value}, r.deps.Clock.Now())
 	if err == nil {
-		err = sender.Send(ctx, ev)
+		err = r.sender.Send(ctx, ev)
 	}
-	if err != nil {
-		d.Log.Error("notification failed", "error", err)
-		rec.Record(ctx, remediate.WorkflowRef{Namespace: cfg.Namespace, Name: cfg.Workflow, UID: res.WorkflowUID},
-			true, "NotificationFailed", fmt.Sprintf("outcome %s for node %s; the CloudEvent was not delivered: %v", res.Outcome, cfg.NodeID, err))
-		if runErr != nil {
-			return errors.Join(runErr, err)
-		}
-		return &NotifyError{Err: err}
+	if err == nil {
+		return runErr
 	}
-	return runErr
+	r.deps.Log.Error("notification failed", "error", err)
+	r.rec.Record(ctx, remediate.WorkflowRef{Namespace: t.Namespace, Name: t.Workflow, UID: res.WorkflowUID},
+		true, "NotificationFailed", fmt.Sprintf("outcome %s for node %s; the CloudEvent was not delivered: %v", res.Outcome, t.NodeID, err))
+	if runErr != nil {
+		return errors.Join(runErr, err)
+	}
+	return &NotifyError{Err: err}
 }
 
 type noRecorder struct{}

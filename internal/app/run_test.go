@@ -37,7 +37,7 @@ func loadConfig(t *testing.T, extra map[string]string) config.Config {
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	cfg, err := config.Load()
+	cfg, err := config.Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,4 +166,3 @@ func TestWithoutSinkLogsOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-

@@ -16,6 +16,9 @@ const (
 	ReasonSweep      = "sweep"
 )
 
+// ModeSweep is the mode of `remediator sweep`.
+const ModeSweep = "sweep"
+
 // Reasons lists the accepted trigger reasons.
 var Reasons = []string{ReasonOOMKilled, ReasonDeleted, ReasonWaitFailed, ReasonManual, ReasonSweep}
 
@@ -23,9 +26,13 @@ var Reasons = []string{ReasonOOMKilled, ReasonDeleted, ReasonWaitFailed, ReasonM
 // REMEDIATOR_<NAME>; see Usage for the list. Values that do not parse are
 // kept and reported by Validate together with every other problem.
 type Config struct {
-	Namespace string `split_words:"true" desc:"Namespace of the workflow (required)."`
-	Workflow  string `split_words:"true" desc:"Name of the Workflow (required)."`
-	NodeID    string `split_words:"true" desc:"Node ID; also the WorkflowTaskResult's name (required)."`
+	// Mode comes from the command line, not the environment: "" remediates
+	// one node (or every stuck node of one workflow), ModeSweep scans.
+	Mode string `ignored:"true"`
+
+	Namespace string `split_words:"true" desc:"Namespace of the workflow (required; sweep: the namespace to scan, empty for all)."`
+	Workflow  string `split_words:"true" desc:"Name of the Workflow (required; sweep: optional, limits the scan)."`
+	NodeID    string `split_words:"true" desc:"Node ID, also the WorkflowTaskResult's name; empty: every stuck node of the workflow."`
 	PodName   string `split_words:"true" desc:"Pod that ran the node; found by the node-id annotation when empty."`
 	PodUID    string `split_words:"true" desc:"UID of that pod; a pod of the same name with another UID means the step reruns."`
 	Reason    string `split_words:"true" default:"manual" desc:"Why this run was triggered: OOMKilled, deleted, wait-failed, manual or sweep."`
@@ -40,6 +47,8 @@ type Config struct {
 	SinkRetries   Int      `split_words:"true" default:"5" desc:"Delivery retries after the first attempt, with exponential backoff."`
 	ClusterName   string   `split_words:"true" default:"default" desc:"Cluster name put in the CloudEvent source."`
 	ArgoUIURL     string   `envconfig:"ARGO_UI_URL" desc:"Argo UI base URL, for links in notifications (optional)."`
+
+	SweepConcurrency Int `split_words:"true" default:"4" desc:"Sweep: nodes remediated at once."`
 
 	DryRun Bool `split_words:"true" default:"false" desc:"Report what would be done; write nothing."`
 	Nudge  Bool `split_words:"true" default:"false" desc:"After the fix, annotate the Workflow so Argo v3.6+ reconciles at once (needs patch on workflows)."`

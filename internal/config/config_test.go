@@ -2,6 +2,8 @@ package config
 
 import (
 	"strings"
+
+	"github.com/kelseyhightower/envconfig"
 	"testing"
 	"time"
 )
@@ -22,7 +24,7 @@ func setEnv(t *testing.T, env map[string]string) {
 
 func TestLoadDefaults(t *testing.T) {
 	setEnv(t, valid)
-	c, err := Load()
+	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,9 @@ func TestValidateNamesEveryBadVariable(t *testing.T) {
 		want []string // each must appear in the error
 	}{
 		{"nothing set", map[string]string{},
-			[]string{"REMEDIATOR_NAMESPACE: is required", "REMEDIATOR_WORKFLOW: is required", "REMEDIATOR_NODE_ID: is required"}},
+			[]string{"REMEDIATOR_NAMESPACE: is required", "REMEDIATOR_WORKFLOW: is required"}},
+		{"pod without node", merge(valid, map[string]string{"REMEDIATOR_NODE_ID": "", "REMEDIATOR_POD_NAME": "p"}), []string{"REMEDIATOR_POD_NAME"}},
+		{"concurrency", merge(valid, map[string]string{"REMEDIATOR_SWEEP_CONCURRENCY": "0"}), []string{"REMEDIATOR_SWEEP_CONCURRENCY"}},
 		{"bad names", map[string]string{"REMEDIATOR_NAMESPACE": "Team_A", "REMEDIATOR_WORKFLOW": "-x", "REMEDIATOR_NODE_ID": strings.Repeat("a", 254), "REMEDIATOR_POD_NAME": "UPPER"},
 			[]string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_WORKFLOW", "REMEDIATOR_NODE_ID", "REMEDIATOR_POD_NAME"}},
 		{"namespace too long", merge(valid, map[string]string{"REMEDIATOR_NAMESPACE": strings.Repeat("n", 64)}),
@@ -63,7 +67,7 @@ func TestValidateNamesEveryBadVariable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			setEnv(t, tt.env)
-			_, err := Load()
+			_, err := Load("")
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -85,7 +89,7 @@ func TestValidAccepted(t *testing.T) {
 		"REMEDIATOR_ARGO_UI_URL": "https://argo.example.com", "REMEDIATOR_REASON": ReasonOOMKilled, "REMEDIATOR_DRY_RUN": "true",
 		"REMEDIATOR_POD_UID": "9c1d2f35-1b6e-4a8f-9a51-0d4cbd1e2a77", "REMEDIATOR_GRACE_PERIOD": "0s",
 	}))
-	c, err := Load()
+	c, err := Load("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,12 +98,37 @@ func TestValidAccepted(t *testing.T) {
 	}
 }
 
+func TestSweepMode(t *testing.T) {
+	c := Config{Mode: ModeSweep}
+	if err := envconfigDefaults(&c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("sweep needs no namespace or workflow: %v", err)
+	}
+	c.NodeID = "n-1"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "REMEDIATOR_NODE_ID: is not used by the sweep") {
+		t.Errorf("got %v", err)
+	}
+	c.NodeID, c.Mode = "", "bogus"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "unknown mode") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func envconfigDefaults(c *Config) error {
+	mode := c.Mode
+	err := envconfig.Process(Prefix, c)
+	c.Mode = mode
+	return err
+}
+
 func TestUsageListsEveryVariable(t *testing.T) {
 	var b strings.Builder
 	if err := Usage(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_GRACE_PERIOD", "30s", "REMEDIATOR_SINK_URL", "REMEDIATOR_KUBECONFIG", "(required)"} {
+	for _, v := range []string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_GRACE_PERIOD", "30s", "REMEDIATOR_SINK_URL", "REMEDIATOR_KUBECONFIG", "required"} {
 		if !strings.Contains(b.String(), v) {
 			t.Errorf("usage lacks %q", v)
 		}

@@ -9,10 +9,10 @@ import (
 	"github.com/kelseyhightower/envconfig"
 )
 
-// Load reads the configuration from the environment and validates it. The
-// error lists every problem found.
-func Load() (Config, error) {
-	var c Config
+// Load reads the configuration of the given mode ("" or ModeSweep) from the
+// environment and validates it. The error lists every problem found.
+func Load(mode string) (Config, error) {
+	c := Config{Mode: mode}
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		return c, fmt.Errorf("reading the environment: %w", err)
 	}

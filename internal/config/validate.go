@@ -28,10 +28,20 @@ func (c Config) Validate() error {
 			bad(key, "%q is not a valid Kubernetes name: %s", v, strings.Join(msgs, "; "))
 		}
 	}
-	name(c.Namespace, "NAMESPACE", true, validation.IsDNS1123Label)
-	name(c.Workflow, "WORKFLOW", true, validation.IsDNS1123Subdomain)
-	name(c.NodeID, "NODE_ID", true, validation.IsDNS1123Subdomain)
+	sweep := c.Mode == ModeSweep
+	name(c.Namespace, "NAMESPACE", !sweep, validation.IsDNS1123Label)
+	name(c.Workflow, "WORKFLOW", !sweep, validation.IsDNS1123Subdomain)
+	name(c.NodeID, "NODE_ID", false, validation.IsDNS1123Subdomain)
 	name(c.PodName, "POD_NAME", false, validation.IsDNS1123Subdomain)
+	if c.NodeID == "" && (c.PodName != "" || c.PodUID != "") {
+		bad("POD_NAME", "a pod is only meaningful with %s_NODE_ID", Prefix)
+	}
+	if sweep && c.NodeID != "" {
+		bad("NODE_ID", "is not used by the sweep, which finds the stuck nodes itself")
+	}
+	if c.Mode != "" && !sweep {
+		errs = append(errs, fmt.Errorf("unknown mode %q", c.Mode))
+	}
 	if c.PodUID != "" && len(validation.IsValidLabelValue(c.PodUID)) > 0 {
 		bad("POD_UID", "%q is not a valid UID", c.PodUID)
 	}
@@ -58,6 +68,12 @@ func (c Config) Validate() error {
 		bad("SINK_RETRIES", "%v", c.SinkRetries.err)
 	} else if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 {
 		bad("SINK_RETRIES", "%d must be between 0 and 20", c.SinkRetries.Value)
+	}
+
+	if c.SweepConcurrency.err != nil {
+		bad("SWEEP_CONCURRENCY", "%v", c.SweepConcurrency.err)
+	} else if c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
+		bad("SWEEP_CONCURRENCY", "%d must be between 1 and 64", c.SweepConcurrency.Value)
 	}
 
 	if c.SinkURL != "" {

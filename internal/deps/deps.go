@@ -4,8 +4,8 @@
 package deps
 
 import (
-	_ "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	_ "github.com/argoproj/argo-events/pkg/reconciler/eventsource"
+	_ "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	_ "github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	_ "github.com/argoproj/argo-events/pkg/sensors/triggers"
 	_ "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"

@@ -5,6 +5,7 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // inputOf turns what was read and remembered into the decision's input.
@@ -68,4 +69,12 @@ func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
 	if mem.containers != nil {
 		res.Containers = mem.containers
 	}
+}
+
+// Assess builds the decision's input from objects read elsewhere (the sweep
+// reads them in bulk). pod is nil when the node has no pod.
+func Assess(wf *wfv1.Workflow, tr *wfv1.WorkflowTaskResult, pod *corev1.Pod, nodeID string, grace time.Duration, now time.Time) decide.Input {
+	var mem podMemory
+	mem.observe(pod, now)
+	return inputOf(snapshot{wf: wf, tr: tr, pod: pod}, wf.Status.Nodes[nodeID], &mem, grace, now)
 }

@@ -82,6 +82,11 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			}
 			return res, nil
 		}
+		if t.NodeID == "" {
+			// A workflow-wide run that found no stuck node.
+			res.Outcome, res.Reason = OutcomeNotStuck, ReasonNoStuckNode
+			return res, nil
+		}
 		if !hasNode {
 			res.Outcome = OutcomeNodeUnknown
 			return res, nil

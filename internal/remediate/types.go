@@ -60,6 +60,9 @@ const (
 	OutcomeDeadlineExceeded Outcome = "deadline-exceeded"
 )
 
+// ReasonNoStuckNode explains a workflow-wide run that found nothing to do.
+const ReasonNoStuckNode decide.Reason = "no-stuck-node"
+
 // Container is what the pod showed of one container.
 type Container struct {
 	Name        string `json:"name"`

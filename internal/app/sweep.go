@@ -1,0 +1,94 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/sweep"
+	"golang.org/x/sync/errgroup"
+)
+
+// sweepNodeDeadline bounds the wait of one node in a sweep.
+const sweepNodeDeadline = 15 * time.Second
+
+// sweep scans for stuck nodes and remediates those safe to fix now, a few
+// at a time, each exactly as a Job would.
+func (r *runner) sweep(ctx context.Context) error {
+	start := r.deps.Clock.Now()
+	sc := sweep.Scanner{Kube: r.deps.Kube, Argo: r.deps.Argo, Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
+	scan, err := sc.Scan(ctx, start)
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	todo := scan.Actionable()
+	for _, c := range scan.Candidates {
+		r.deps.Log.Info("sweep: suspect node", "namespace", c.Target.Namespace, "workflow", c.Target.Workflow,
+			"node", c.Target.NodeID, "decision", c.Decision.String(), "dryRun", r.cfg.DryRun.Value)
+	}
+	errs := r.each(ctx, todo, r.cfg.SweepConcurrency.Value)
+	failed := 0
+	for _, e := range errs {
+		if e != nil {
+			failed++
+		}
+	}
+	summary := notify.SweepSummary{
+		Cluster: r.cfg.ClusterName, Namespace: r.cfg.Namespace, Workflows: scan.Workflows, Suspects: scan.Suspects,
+		Remediated: len(todo) - failed, Failed: failed, Deferred: scan.Suspects - len(todo),
+		Seconds: r.deps.Clock.Since(start).Seconds(), DryRun: r.cfg.DryRun.Value,
+	}
+	r.deps.Log.Info("sweep finished", "workflows", summary.Workflows, "suspects", summary.Suspects,
+		"remediated", summary.Remediated, "failed", summary.Failed, "deferred", summary.Deferred,
+		"seconds", summary.Seconds, "dryRun", summary.DryRun)
+	ev, err := notify.BuildSweep(summary, r.deps.Clock.Now())
+	if err == nil {
+		err = r.sender.Send(ctx, ev)
+	}
+	if err != nil {
+		errs = append(errs, &NotifyError{Err: err})
+	}
+	return errors.Join(errs...)
+}
+
+// workflow remediates every stuck node of one workflow (the manual
+// re-trigger given only a workflow name). Unlike the sweep, each node's
+// remediation waits for it to become safe.
+func (r *runner) workflow(ctx context.Context) error {
+	sc := sweep.Scanner{Kube: r.deps.Kube, Argo: r.deps.Argo, Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
+	scan, err := sc.Scan(ctx, r.deps.Clock.Now())
+	if err != nil {
+		return fmt.Errorf("finding the stuck nodes of %s/%s: %w", r.cfg.Namespace, r.cfg.Workflow, err)
+	}
+	if len(scan.Candidates) == 0 {
+		// Nothing stuck: report why through the node path, which tells a
+		// missing or completed workflow from a healthy one.
+		return r.node(ctx, remediate.Target{Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Trigger: r.cfg.Reason})
+	}
+	r.deps.Log.Info("stuck nodes found", "workflow", r.cfg.Workflow, "nodes", len(scan.Candidates))
+	return errors.Join(r.each(ctx, scan.Candidates, r.cfg.SweepConcurrency.Value)...)
+}
+
+// each remediates the candidates, at most limit at once, and returns one
+// error (or nil) per candidate.
+func (r *runner) each(ctx context.Context, cands []sweep.Candidate, limit int) []error {
+	errs := make([]error, len(cands))
+	var g errgroup.Group
+	g.SetLimit(limit)
+	for i, c := range cands {
+		t := c.Target
+		t.Trigger = r.cfg.Reason
+		if r.cfg.Mode != "" {
+			t.Trigger = r.cfg.Mode
+		}
+		g.Go(func() error {
+			errs[i] = r.node(ctx, t) // each goroutine owns its index
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errs
+}

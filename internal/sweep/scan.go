@@ -1,0 +1,187 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
+	"github.com/argoproj/argo-workflows/v3/workflow/common"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/kubernetes"
+)
+
+// PageSize is the page size of the workflow list.
+const PageSize = 500
+
+// maxNamedWorkflows bounds the workflow names put in one label selector.
+const maxNamedWorkflows = 100
+
+// Candidate is a node the sweep found, with the decision taken on what the
+// bulk reads showed.
+type Candidate struct {
+	Target   remediate.Target
+	Decision decide.Decision
+}
+
+// Scan is the result of a scan.
+type Scan struct {
+	Workflows int // Running workflows looked at
+	Suspects  int // nodes with a false status entry whose node has finished
+	// Candidates are the suspects, sorted; those whose decision is Complete
+	// or Create are to be remediated now.
+	Candidates []Candidate
+}
+
+// Actionable returns the candidates that are safe to fix now.
+func (s Scan) Actionable() []Candidate {
+	var out []Candidate
+	for _, c := range s.Candidates {
+		if c.Decision.Action == decide.Complete || c.Decision.Action == decide.Create {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Scanner reads the cluster in bulk.
+type Scanner struct {
+	Kube kubernetes.Interface
+	Argo versioned.Interface
+	// Namespace limits the scan; empty: every namespace.
+	Namespace string
+	// Workflow limits the scan to one workflow (manual re-trigger).
+	Workflow string
+	Grace    time.Duration
+}
+
+// Scan lists and decides. now is the time decisions are taken at.
+func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
+	wfs, err := s.runningWorkflows(ctx)
+	if err != nil {
+		return Scan{}, err
+	}
+	res := Scan{Workflows: len(wfs)}
+	byNS := map[string][]*wfv1.Workflow{}
+	for _, wf := range wfs {
+		if len(suspectNodes(wf)) > 0 {
+			byNS[wf.Namespace] = append(byNS[wf.Namespace], wf)
+		}
+	}
+	namespaces := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		namespaces = append(namespaces, ns)
+	}
+	sort.Strings(namespaces)
+	for _, ns := range namespaces {
+		cands, err := s.scanNamespace(ctx, ns, byNS[ns], now)
+		if err != nil {
+			return res, err
+		}
+		res.Suspects += len(cands)
+		res.Candidates = append(res.Candidates, cands...)
+	}
+	return res, nil
+}
+
+func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error) {
+	sel := labels.NewSelector()
+	notDone, err := labels.NewRequirement(common.LabelKeyCompleted, selection.NotEquals, []string{"true"})
+	if err != nil {
+		return nil, err
+	}
+	sel = sel.Add(*notDone)
+	opts := metav1.ListOptions{LabelSelector: sel.String(), Limit: PageSize}
+	if s.Workflow != "" {
+		opts.FieldSelector = "metadata.name=" + s.Workflow
+	}
+	var out []*wfv1.Workflow
+	for {
+		list, err := s.Argo.ArgoprojV1alpha1().Workflows(s.Namespace).List(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("listing running workflows in %q: %w", s.Namespace, err)
+		}
+		for i := range list.Items {
+			wf := &list.Items[i]
+			if wf.Status.Phase == wfv1.WorkflowRunning && (s.Workflow == "" || wf.Name == s.Workflow) {
+				out = append(out, wf)
+			}
+		}
+		if list.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = list.Continue
+	}
+}
+
+// suspectNodes are the nodes whose status entry is false and whose node has
+// finished: the controller waits on them.
+func suspectNodes(wf *wfv1.Workflow) []string {
+	var ids []string
+	for id, done := range wf.Status.TaskResultsCompletionStatus {
+		if node, ok := wf.Status.Nodes[id]; !done && ok && node.Fulfilled() {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []*wfv1.Workflow, now time.Time) ([]Candidate, error) {
+	names := make([]string, len(wfs))
+	for i, wf := range wfs {
+		names[i] = wf.Name
+	}
+	// Name the workflows when they are few; past that, a long selector
+	// costs more than reading the namespace's other workflow pods.
+	op, values := selection.In, names
+	if len(names) > maxNamedWorkflows {
+		op, values = selection.Exists, nil
+	}
+	inWorkflows, err := labels.NewRequirement(common.LabelKeyWorkflow, op, values)
+	if err != nil {
+		return nil, fmt.Errorf("selecting workflows in %s: %w", ns, err)
+	}
+	sel := labels.NewSelector().Add(*inWorkflows).String()
+	trs, err := s.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("listing workflowtaskresults in %s: %w", ns, err)
+	}
+	pods, err := s.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("listing workflow pods in %s: %w", ns, err)
+	}
+	trByNode := map[string]*wfv1.WorkflowTaskResult{}
+	for i := range trs.Items {
+		trByNode[trs.Items[i].Name] = &trs.Items[i]
+	}
+	podByNode := map[string]*corev1.Pod{}
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		id := p.Annotations[common.AnnotationKeyNodeID]
+		if old, ok := podByNode[id]; !ok || old.CreationTimestamp.Before(&p.CreationTimestamp) {
+			podByNode[id] = p
+		}
+	}
+	var out []Candidate
+	for _, wf := range wfs {
+		for _, id := range suspectNodes(wf) {
+			pod := podByNode[id]
+			in := remediate.Assess(wf, trByNode[id], pod, id, s.Grace, now)
+			t := remediate.Target{Namespace: ns, Workflow: wf.Name, NodeID: id, Trigger: "sweep"}
+			if pod != nil {
+				t.PodName, t.PodUID = pod.Name, string(pod.UID)
+			}
+			out = append(out, Candidate{Target: t, Decision: decide.Decide(in)})
+		}
+	}
+	return out, nil
+}
