@@ -8,7 +8,10 @@ BINARY := bin/remediator
 GO_TEST_FLAGS ?= -race -count=1
 FUZZ_TIME ?= 30s
 
-.PHONY: help build test test-unit lint fmt demo static-check clean
+.PHONY: help build test test-unit fuzz lint fmt demo static-check clean
+
+# Fuzz targets: package:target.
+FUZZ_TARGETS := ./internal/decide:FuzzDecide ./internal/config:FuzzLoad
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,11 +19,17 @@ help: ## List the targets
 build: ## Build the remediator binary into bin/remediator (static, trimmed)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BINARY) ./remediator
 
-test: tools-cluster ## Run every test: unit tests and the tests against a real kube-apiserver + etcd
+test: tools-cluster ## Run every test: unit tests, the tests against a real kube-apiserver + etcd, a short fuzz
 	$(GO) test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=3s
 
 test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) test $(GO_TEST_FLAGS) -short ./...
+
+fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); new failures land in testdata/fuzz
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg) for $(FUZZ_TIME)"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) $$pkg || exit 1; done
 
 lint: tools-lint ## Run golangci-lint (pinned) and govulncheck
 	$(GOLANGCI_LINT) run ./...

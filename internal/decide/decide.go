@@ -1,6 +1,8 @@
 package decide
 
 // Decide applies the remediation rule. It is a pure function of its input.
+// It writes only on explicit evidence: any value it does not know (an enum
+// out of range) leads to Wait or Skip, never to a write.
 func Decide(in Input) Decision {
 	// A pod with another UID means the controller started the step again
 	// (Argo v3.7 re-creates a deleted pod); its wait container owns the
@@ -11,26 +13,26 @@ func Decide(in Input) Decision {
 	if in.Node == NodePending {
 		return Decision{Action: Skip, Reason: ReasonNodePending}
 	}
-	if in.TaskResult == TaskResultComplete {
+	var act Action
+	switch {
+	case in.TaskResult == TaskResultComplete:
 		return Decision{Action: Skip, Reason: ReasonTaskResultComplete}
-	}
-	if in.TaskResult == TaskResultMissing && in.Entry != EntryIncomplete {
-		if in.Node == NodeActive {
-			// The wait container may still create it.
-			return Decision{Action: Wait, Reason: ReasonNodeActive}
-		}
+	case in.TaskResult == TaskResultIncomplete:
+		act = Complete
+	case in.TaskResult == TaskResultMissing && in.Entry == EntryIncomplete:
+		// Legacy annotation path: the status entry blocks the workflow and
+		// no task result exists to flip.
+		act = Create
+	case in.TaskResult == TaskResultMissing && in.Node == NodeCompleted:
 		return Decision{Action: Skip, Reason: ReasonNothingPending}
+	default:
+		// The wait container may still create it, or the state is unknown.
+		return Decision{Action: Wait, Reason: ReasonNodeActive}
 	}
-	// From here something blocks the workflow: a task result that is not
-	// complete, or a false status entry with no task result behind it.
-	if in.Node == NodeActive {
+	if in.Node != NodeCompleted {
 		// The controller has not settled the node; it will once it sees
 		// the pod's end. Acting earlier could race a healthy executor.
 		return Decision{Action: Wait, Reason: ReasonNodeActive}
-	}
-	act := Complete
-	if in.TaskResult == TaskResultMissing {
-		act = Create
 	}
 	switch in.Pod {
 	case PodWaitTerminated:
@@ -40,7 +42,6 @@ func Decide(in Input) Decision {
 			return Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: remaining}
 		}
 		return Decision{Action: act, Reason: ReasonPodGoneGraceElapsed}
-	default: // PodWaitRunning
-		return Decision{Action: Wait, Reason: ReasonWaitRunning}
 	}
+	return Decision{Action: Wait, Reason: ReasonWaitRunning}
 }

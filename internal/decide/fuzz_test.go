@@ -1,0 +1,22 @@
+package decide
+
+import (
+	"testing"
+	"time"
+)
+
+// FuzzDecide checks the invariants on arbitrary inputs, out-of-range enum
+// values and negative durations included.
+func FuzzDecide(f *testing.F) {
+	for _, in := range allInputs() {
+		f.Add(int(in.Node), int(in.TaskResult), int(in.Entry), int(in.Pod), int64(in.SinceWaitAlive), int64(in.Grace))
+	}
+	f.Fuzz(func(t *testing.T, node, tr, entry, pod int, since, grace int64) {
+		in := Input{Node: NodePhase(node), TaskResult: TaskResult(tr), Entry: StatusEntry(entry), Pod: Pod(pod),
+			SinceWaitAlive: time.Duration(since), Grace: time.Duration(grace)}
+		d := Decide(in)
+		if err := CheckInvariants(in, d); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
