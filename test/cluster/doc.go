@@ -10,11 +10,11 @@
 // tokens work as in a real cluster. The CRDs are read from the Argo modules
 // pinned in the root go.mod, not from copies.
 //
-// Tests call [Start]; each call starts its own control plane (a few seconds)
-// that is stopped when the test ends. To share one per package, call [Launch]
-// from TestMain. Nothing runs controllers: objects are stored and validated but
-// never reconciled, and namespaces never finish deleting, so give every test a
-// fresh namespace with [Cluster.NewNamespace].
+// Tests call [Start] (skipped under -short); each call starts its own control
+// plane (about 5 s) that is stopped when the test ends. To share one per
+// package, call [Launch] from TestMain. Nothing runs controllers: objects are
+// stored and validated but never reconciled, and namespaces never finish
+// deleting, so give every test a fresh namespace with [Cluster.NewNamespace].
 //
 // The hack/localcluster command uses [Launch] to keep a cluster running in the
 // background for people; see its package documentation.

@@ -16,10 +16,14 @@ import (
 )
 
 // Start starts a control plane for the test and stops it when the test ends.
-// It fails the test (it never skips) when the binaries are missing; the
-// message says to run `make tools`.
+// It fails the test when the binaries are missing (the message says to run
+// `make tools`); it never skips for that. Under `go test -short` (make
+// test-unit) it skips the test, as the control plane takes seconds to start.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a local kube-apiserver and etcd; skipped with -short")
+	}
 	began := time.Now()
 	c, err := Launch(context.Background(), Options{})
 	if err != nil {

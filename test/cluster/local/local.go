@@ -47,11 +47,11 @@ func (c Config) state() state { return state{filepath.Join(c.Root, ".cluster")} 
 func (s state) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir}, elem...)...)
 }
-func (s state) daemonPID() string      { return s.path("daemon.pid") }
+func (s state) daemonPID() string       { return s.path("daemon.pid") }
 func (s state) pidFile(n string) string { return s.path("pids", n+".pid") }
-func (s state) kubeconfig() string     { return s.path("kubeconfig") }
-func (s state) ready() string          { return s.path("ready") }
-func (s state) log(n string) string    { return s.path("logs", n+".log") }
+func (s state) kubeconfig() string      { return s.path("kubeconfig") }
+func (s state) ready() string           { return s.path("ready") }
+func (s state) log(n string) string     { return s.path("logs", n+".log") }
 
 // components are the processes the daemon starts, with pid files.
 var components = []string{"etcd", "kube-apiserver"}
