@@ -67,6 +67,11 @@ func (m *podMemory) state(nodeFinished, now time.Time) (decide.Pod, time.Duratio
 		return decide.PodWaitRunning, 0
 	}
 	alive := m.lastSeenAlive
+	// A node's finish time is stored with second precision: round it up,
+	// never down, so the grace is never cut short.
+	if !nodeFinished.IsZero() {
+		nodeFinished = nodeFinished.Truncate(time.Second).Add(time.Second)
+	}
 	if nodeFinished.After(alive) {
 		alive = nodeFinished
 	}

@@ -100,6 +100,23 @@ func (s *scenario) createPod(ctx context.Context, wf *wfv1.Workflow) *corev1.Pod
 	return p
 }
 
+// markNode sets the node's phase as the controller does when it sees the
+// pod end or vanish: finished now, with a message.
+func (s *scenario) markNode(phase wfv1.NodePhase, message string) {
+	s.t.Helper()
+	ctx := context.Background()
+	wf, err := env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Get(ctx, s.wf.Name, metav1.GetOptions{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	n := wf.Status.Nodes[s.nodeID]
+	n.Phase, n.Message, n.FinishedAt = phase, message, metav1.Now()
+	wf.Status.Nodes[s.nodeID] = n
+	if s.wf, err = env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Update(ctx, wf, metav1.UpdateOptions{}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
 func (s *scenario) initializeOutput() {
 	s.t.Helper()
 	if _, err := s.k.InitializeOutput(context.Background(), s.wf, s.nodeID); err != nil {
