@@ -38,7 +38,8 @@ func Decide(in Input) Decision {
 	case PodWaitTerminated:
 		return Decision{Action: act, Reason: ReasonWaitTerminated}
 	case PodGone:
-		if remaining := in.Grace - in.SinceWaitAlive; remaining > 0 {
+		// No grace: a vanished pod's containers are taken as dead.
+		if remaining := in.Grace - in.SinceWaitAlive; in.Grace > 0 && remaining > 0 {
 			return Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: remaining}
 		}
 		return Decision{Action: act, Reason: ReasonPodGoneGraceElapsed}

@@ -2,6 +2,7 @@ package decide
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -84,6 +85,9 @@ func TestDecide(t *testing.T) {
 		{"replacement pod even though the node looks completed",
 			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
 			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"zero grace: even a pod that finished in the future (clock skew)",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: -time.Second},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
 		{"zero grace: a vanished pod is trusted at once",
 			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone},
 			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
@@ -91,7 +95,7 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			in := tt.in
-			if in.Grace == 0 && tt.name != "zero grace: a vanished pod is trusted at once" {
+			if in.Grace == 0 && !strings.HasPrefix(tt.name, "zero grace") {
 				in.Grace = grace
 			}
 			if got := Decide(in); got != tt.want {
@@ -118,7 +122,7 @@ func allInputs() []Input {
 		for _, tr := range []TaskResult{TaskResultMissing, TaskResultIncomplete, TaskResultComplete} {
 			for _, e := range []StatusEntry{EntryAbsent, EntryIncomplete, EntryComplete} {
 				for _, p := range []Pod{PodWaitRunning, PodWaitTerminated, PodGone, PodReplaced} {
-					for _, since := range []time.Duration{0, grace - time.Nanosecond, grace, 2 * grace} {
+					for _, since := range []time.Duration{-time.Second, 0, grace - time.Nanosecond, grace, 2 * grace} {
 						for _, g := range []time.Duration{0, grace} {
 							out = append(out, Input{Node: node, TaskResult: tr, Entry: e, Pod: p, SinceWaitAlive: since, Grace: g})
 						}

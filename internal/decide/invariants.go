@@ -8,7 +8,7 @@ import "fmt"
 func CheckInvariants(in Input, d Decision) error {
 	writes := d.Action == Complete || d.Action == Create
 	waitMayWrite := in.Pod == PodWaitRunning || in.Pod == PodReplaced ||
-		(in.Pod == PodGone && in.SinceWaitAlive < in.Grace)
+		(in.Pod == PodGone && in.Grace > 0 && in.SinceWaitAlive < in.Grace)
 	switch {
 	case writes && waitMayWrite:
 		return fmt.Errorf("decide: %v while the wait container may still write (%+v)", d, in)

@@ -1,16 +1,20 @@
 package remediate
 
-import (
-	"github.com/argoproj/argo-workflows/v3/workflow/common"
+// Labels and annotations of Argo Workflows that the remediator reads or
+// writes. They are Argo's own (workflow/common), spelled out here because
+// importing that package would double the program's dependencies and memory;
+// names_test.go checks they match.
+const (
+	LabelWorkflow          = "workflows.argoproj.io/workflow"
+	LabelCompleted         = "workflows.argoproj.io/report-outputs-completed"
+	LabelWorkflowCompleted = "workflows.argoproj.io/completed"
+	LabelInstanceID        = "workflows.argoproj.io/controller-instanceid"
+	AnnotationNodeID       = "workflows.argoproj.io/node-id"
+	WaitContainerName      = "wait"
 )
 
-// Labels and annotations of Argo Workflows that the remediator reads or writes.
+// What the remediator leaves on the objects it writes.
 const (
-	LabelWorkflow          = common.LabelKeyWorkflow
-	LabelCompleted         = common.LabelKeyReportOutputsCompleted
-	LabelInstanceID        = common.LabelKeyControllerInstanceID
-	AnnotationNodeID       = common.AnnotationKeyNodeID
-	WaitContainerName      = common.WaitContainerName
 	annotationPrefix       = "argo-oom-remediator.io/"
 	AnnotationRemediatedAt = annotationPrefix + "remediated-at"
 	AnnotationRemediatedBy = annotationPrefix + "remediated-by"

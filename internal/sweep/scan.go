@@ -11,7 +11,6 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
-	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -94,7 +93,7 @@ func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 
 func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error) {
 	sel := labels.NewSelector()
-	notDone, err := labels.NewRequirement(common.LabelKeyCompleted, selection.NotEquals, []string{"true"})
+	notDone, err := labels.NewRequirement(remediate.LabelWorkflowCompleted, selection.NotEquals, []string{"true"})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +145,7 @@ func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []*wfv1.Workf
 	if len(names) > maxNamedWorkflows {
 		op, values = selection.Exists, nil
 	}
-	inWorkflows, err := labels.NewRequirement(common.LabelKeyWorkflow, op, values)
+	inWorkflows, err := labels.NewRequirement(remediate.LabelWorkflow, op, values)
 	if err != nil {
 		return nil, fmt.Errorf("selecting workflows in %s: %w", ns, err)
 	}
@@ -166,7 +165,7 @@ func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []*wfv1.Workf
 	podByNode := map[string]*corev1.Pod{}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		id := p.Annotations[common.AnnotationKeyNodeID]
+		id := p.Annotations[remediate.AnnotationNodeID]
 		if old, ok := podByNode[id]; !ok || old.CreationTimestamp.Before(&p.CreationTimestamp) {
 			podByNode[id] = p
 		}

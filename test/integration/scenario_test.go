@@ -24,7 +24,7 @@ import (
 
 // scenario is one workflow with one pod node, in a namespace of its own.
 type scenario struct {
-	t      *testing.T
+	t      testing.TB
 	ns     string
 	wf     *wfv1.Workflow
 	nodeID string
@@ -34,7 +34,7 @@ type scenario struct {
 
 // newScenario creates a Running workflow whose node has the given phase and
 // status entry (nil: none), and the node's pod, running.
-func newScenario(t *testing.T, nodePhase wfv1.NodePhase, entry *bool) *scenario {
+func newScenario(t testing.TB, nodePhase wfv1.NodePhase, entry *bool) *scenario {
 	t.Helper()
 	ctx := context.Background()
 	ns := env.NewNamespace(t)

@@ -1,0 +1,135 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"k8s.io/client-go/rest"
+)
+
+// countingProxy forwards plain-HTTP loopback requests to the API server
+// with the admin credentials, counting them and noting the first one.
+type countingProxy struct {
+	mu    sync.Mutex
+	n     int
+	first time.Time
+	srv   *httptest.Server
+}
+
+func newCountingProxy(tb testing.TB) *countingProxy {
+	tb.Helper()
+	target, err := url.Parse(env.Config.Host)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rt, err := rest.TransportFor(env.Config)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &countingProxy{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.Transport, rp.FlushInterval = rt, -1
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		if p.n == 0 {
+			p.first = time.Now()
+		}
+		p.n++
+		if os.Getenv("BENCH_LOG_REQUESTS") != "" {
+			println(r.Method, r.URL.String())
+		}
+		p.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *countingProxy) reset() (int, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, first := p.n, p.first
+	p.n, p.first = 0, time.Time{}
+	return n, first
+}
+
+// BenchmarkRemediatorProcess runs the real remediator binary, as a Job
+// would, on a node whose pod is already gone, and reports the API requests
+// it makes, the time from process start to its first request, and its peak
+// RSS. Targets: ≤ 8 requests, < 100 ms to first request, < 40 MiB.
+func BenchmarkRemediatorProcess(b *testing.B) {
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "remediator")
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Built as shipped (Makefile, Dockerfile): static, trimmed, stripped.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building the remediator: %v\n%s", err, out)
+	}
+	proxy := newCountingProxy(b)
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kc, err := cluster.KubeConfigFor(&rest.Config{Host: proxy.srv.URL})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		b.Fatal(err)
+	}
+
+	var requests, firstMs, rssMiB, wallMs float64
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := newScenario(b, wfv1.NodeRunning, boolp(false))
+		s.initializeOutput()
+		if err := s.k.Delete(context.Background(), s.ns, s.pod.Name); err != nil {
+			b.Fatal(err)
+		}
+		s.markNode(wfv1.NodeError, "pod deleted")
+		proxy.reset()
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"REMEDIATOR_KUBECONFIG=" + kubeconfig, "REMEDIATOR_NAMESPACE=" + s.ns,
+			"REMEDIATOR_WORKFLOW=" + s.wf.Name, "REMEDIATOR_NODE_ID=" + s.nodeID, "REMEDIATOR_POD_NAME=" + s.pod.Name,
+			"REMEDIATOR_POD_UID=" + string(s.pod.UID), "REMEDIATOR_REASON=deleted", "REMEDIATOR_GRACE_PERIOD=0s",
+			"REMEDIATOR_VERIFY_TIMEOUT=30s", "GODEBUG=" + os.Getenv("BENCH_GODEBUG")}
+		ctx, cancel := context.WithCancel(context.Background())
+		go s.standInForController(ctx)
+		b.StartTimer()
+		began := time.Now()
+		out, err := cmd.CombinedOutput()
+		wall := time.Since(began)
+		b.StopTimer()
+		cancel()
+		if err != nil {
+			b.Fatalf("remediator: %v\n%s", err, out)
+		}
+		if os.Getenv("BENCH_GODEBUG") != "" {
+			b.Logf("%s", out)
+		}
+		n, first := proxy.reset()
+		requests += float64(n)
+		firstMs += float64(first.Sub(began).Microseconds()) / 1000
+		rssMiB += float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+		wallMs += float64(wall.Microseconds()) / 1000
+	}
+	n := float64(b.N)
+	b.ReportMetric(requests/n, "requests/op")
+	b.ReportMetric(firstMs/n, "ms-to-first-request")
+	b.ReportMetric(rssMiB/n, "peak-RSS-MiB")
+	b.ReportMetric(wallMs/n, "ms-wall")
+}
