@@ -8,7 +8,9 @@ BINARY := bin/remediator
 GO_TEST_FLAGS ?= -race -count=1
 FUZZ_TIME ?= 30s
 
-.PHONY: help build test test-unit fuzz lint fmt demo static-check clean
+.PHONY: help build test test-unit fuzz lint fmt demo static-check image clean
+
+IMAGE ?= ghcr.io/argo-oom-remediator/remediator:dev
 
 # Fuzz targets: package:target.
 FUZZ_TARGETS := ./internal/decide:FuzzDecide ./internal/config:FuzzLoad
@@ -40,6 +42,12 @@ fmt: ## Format the code
 
 demo: ## Run the remediator end to end on an embedded local cluster (lands with the real-controller work)
 	@echo "make demo: not yet — it arrives with the real Argo controller (issue 4). Meanwhile: make cluster-up"
+
+static-check: ## Build bin/remediator as the image does and check it is static; print its size
+	hack/check-static.sh
+
+image: ## Build the container image (needs a Docker engine)
+	docker build -t $(IMAGE) .
 
 clean: ## Remove built binaries of the project (not the cached tools)
 	rm -f $(BINARY)
