@@ -44,6 +44,17 @@ require_version() {
 	[[ "$got" == "$3" ]] || die "$1/go.mod requires $2 $got but hack/versions.env says $3; update one of them"
 }
 
+# module_origin MODDIR MODULE VERSION: sets ORIGIN_COMMIT and ORIGIN_DATE to the
+# commit and time of that module version as the module proxy reports them
+# (the commit is empty when the proxy's .info has no Origin). Used for the
+# version ldflags, since a module zip carries no git metadata.
+module_origin() {
+	local out
+	out="$(cd "$1" && go list -m -f '{{with .Origin}}{{.Hash}}{{end}}|{{with .Time}}{{.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' "$2@$3")"
+	ORIGIN_COMMIT="${out%%|*}"
+	ORIGIN_DATE="${out#*|}"
+}
+
 # stamp_of MODDIR VERSION LDFLAGS: the text a stamp must contain to be current.
 stamp_of() {
 	printf 'version=%s\ngo=%s\nldflags=%s\nmodule=%s\n' "$2" "$GO_VERSION" "$3" \
@@ -88,18 +99,21 @@ build_cluster() {
 	local out="$BIN/k8s/$KUBERNETES_VERSION" minor="${KUBERNETES_VERSION#*.}"
 	minor="${minor%%.*}"
 	local v ldflags=""
+	module_origin "$TOOLS/kube-apiserver" k8s.io/kubernetes "v$KUBERNETES_VERSION"
 	# hack/lib/version.sh in kubernetes sets both version packages.
 	for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 		ldflags+=" -X $v.gitVersion=v$KUBERNETES_VERSION -X $v.gitMajor=${KUBERNETES_VERSION%%.*} -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+		ldflags+="${ORIGIN_DATE:+ -X $v.buildDate=$ORIGIN_DATE}${ORIGIN_COMMIT:+ -X $v.gitCommit=$ORIGIN_COMMIT}"
 	done
 	require_version "$TOOLS/kube-apiserver" k8s.io/kubernetes "v$KUBERNETES_VERSION"
 	build kubernetes "v$KUBERNETES_VERSION" "$TOOLS/kube-apiserver" "$out" "${ldflags# }" \
 		k8s.io/kubernetes/cmd/kube-apiserver:kube-apiserver k8s.io/kubernetes/cmd/kubectl:kubectl
 
 	require_version "$TOOLS/etcd" go.etcd.io/etcd/server/v3 "v$ETCD_VERSION"
-	# etcd's version is a constant in go.etcd.io/etcd/api/v3/version; only its
-	# GitSHA is set by ldflags upstream, and a module build has no commit.
-	build etcd "v$ETCD_VERSION" "$TOOLS/etcd" "$out" "" \
+	# etcd's version is a constant in go.etcd.io/etcd/api/v3/version; upstream
+	# sets only the short GitSHA by ldflags.
+	module_origin "$TOOLS/etcd" go.etcd.io/etcd/server/v3 "v$ETCD_VERSION"
+	build etcd "v$ETCD_VERSION" "$TOOLS/etcd" "$out" "${ORIGIN_COMMIT:+-X go.etcd.io/etcd/api/v3/version.GitSHA=${ORIGIN_COMMIT:0:7}}" \
 		go.etcd.io/etcd/server/v3:etcd
 }
 
@@ -108,10 +122,12 @@ build_controllers() {
 	for v in ${WORKFLOW_CONTROLLER_VERSIONS//,/ }; do
 		[[ -d "$TOOLS/workflow-controller/$v" ]] || die "no wrapper module hack/tools/workflow-controller/$v"
 		require_version "$TOOLS/workflow-controller/$v" "$a" "$v"
-		# Same -X flags as the Argo Makefile; the version also picks the default
-		# executor image tag (quay.io/argoproj/argoexec:<version>).
+		# Same -X flags as the Argo Makefile. version picks the default executor
+		# image tag (quay.io/argoproj/argoexec:<version>); with the commit as
+		# well the controller reports plain "<version>", else "<version>+unknown".
+		module_origin "$TOOLS/workflow-controller/$v" "$a" "$v"
 		build workflow-controller "$v" "$TOOLS/workflow-controller/$v" "$BIN/workflow-controller/$v" \
-			"-X $a.version=$v -X $a.gitTag=$v -X $a.gitTreeState=clean" \
+			"-X $a.version=$v -X $a.gitTag=$v -X $a.gitTreeState=clean${ORIGIN_DATE:+ -X $a.buildDate=$ORIGIN_DATE}${ORIGIN_COMMIT:+ -X $a.gitCommit=$ORIGIN_COMMIT}" \
 			"$a/cmd/workflow-controller:workflow-controller"
 	done
 }
