@@ -1,0 +1,75 @@
+package events
+
+import (
+	"context"
+	"testing"
+
+	standardk8s "github.com/argoproj/argo-events/pkg/sensors/triggers/standard-k8s"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+)
+
+// TestJobOnAPIServer runs argo-events' own k8s trigger against a real
+// kube-apiserver: the API server accepts the Job, creates it in the Sensor's
+// namespace, and answers every later event of the same pod with
+// AlreadyExists, which the trigger returns as an error.
+func TestJobOnAPIServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kube-apiserver and etcd; run without -short")
+	}
+	c := cluster.Start(t)
+	ctx := context.Background()
+	sensor := loadSensor(t, "oom-remediation.yaml")
+	sensor.Namespace = c.NewNamespace(t)
+	dep := sensor.Spec.Dependencies[0].Name
+	logger, err := quietLogs.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	execute := func(t *testing.T, e podEvent) error {
+		t.Helper()
+		trigger := sensor.Spec.Triggers[0]
+		k8s := standardk8s.NewStandardK8sTrigger(c.Kube, dynamic.NewForConfigOrDie(c.Config), sensor, &trigger, logger.Sugar())
+		fired := argoEvents(map[string]cloudevents.Event{dep: e.cloudEvent(t)})
+		obj, err := k8s.FetchResource(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if obj, err = k8s.ApplyResourceParameters(fired, obj); err != nil {
+			t.Fatal(err)
+		}
+		_, err = k8s.Execute(ctx, fired, obj)
+		return err
+	}
+
+	for _, scenario := range []string{"oom-main", "long-names"} {
+		t.Run(scenario, func(t *testing.T) {
+			if err := execute(t, update(scenario, "running", "main-oomkilled")); err != nil {
+				t.Fatalf("creating the Job for the OOM: %v", err)
+			}
+			for _, again := range []podEvent{update(scenario, "running", "main-oomkilled"), deletion(scenario)} {
+				if err := execute(t, again); !apierrors.IsAlreadyExists(err) {
+					t.Errorf("%s %s: got %v, want AlreadyExists", again.typ, again.atStep, err)
+				}
+			}
+
+			p := pod(t, scenario, "main-oomkilled")
+			name := jobName(p.GetNamespace(), p.GetAnnotations()[annotationNodeID], string(p.GetUID()))
+			job, err := c.Kube.BatchV1().Jobs(sensor.Namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatalf("the Job is not in the Sensor's namespace: %v", err)
+			}
+			if got := env(job)["REMEDIATOR_REASON"]; got != "OOMKilled" {
+				t.Errorf("REMEDIATOR_REASON = %q, want the first event's OOMKilled", got)
+			}
+			if job.Labels["events.argoproj.io/sensor"] != sensor.Name {
+				t.Errorf("labels = %v, want the trigger's events.argoproj.io/* labels too", job.Labels)
+			}
+		})
+	}
+}

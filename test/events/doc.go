@@ -1,0 +1,15 @@
+// Package events tests the Argo Events manifests of argo-oom-remediator
+// (eventsources/ and sensors/) with argo-events v1.9.10's own code: the
+// validation its controller runs, the dependency filters and trigger
+// parameters its Sensor runs, fed with events built exactly as its resource
+// and webhook event sources build them.
+//
+// The pod fixtures in testdata/pods are what a pod watch on a real
+// kube-apiserver delivered while TestCaptureFixtures played the workflow
+// controller, the scheduler and the kubelet; rebuild them with
+//
+//	CAPTURE_FIXTURES=1 go test ./test/events -run TestCaptureFixtures
+//
+// (needs the binaries of `make tools-cluster`). Everything else is fast and
+// needs no cluster.
+package events
