@@ -40,8 +40,8 @@ lint: tools-lint ## Run golangci-lint (pinned) and govulncheck
 fmt: ## Format the code
 	gofmt -w $$(git ls-files '*.go')
 
-demo: ## Run the remediator end to end on an embedded local cluster (lands with the real-controller work)
-	@echo "make demo: not yet — it arrives with the real Argo controller (issue 4). Meanwhile: make cluster-up"
+demo: tools-cluster tools-controllers build ## Rescue a stuck workflow under a real Argo v3.5.8 controller on an embedded local cluster
+	$(GO) run ./hack/demo
 
 static-check: ## Build bin/remediator as the image does and check it is static; print its size
 	hack/check-static.sh
