@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,7 +51,11 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer c.Stop()
+	defer func() {
+		if err := c.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the local cluster:", err)
+		}
+	}()
 	tl.step("local cluster up: kube-apiserver v1.34.3 + etcd on 127.0.0.1, Argo CRDs installed")
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
@@ -223,7 +228,8 @@ func runRemediator(ctx context.Context, c *cluster.Cluster, bin, work, sinkURL, 
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	err = cmd.Run()
 	code := 0
-	if exit, ok := err.(*exec.ExitError); ok {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
 		code = exit.ExitCode()
 	} else if err != nil {
 		return 0, nil, err

@@ -3,9 +3,10 @@ package config
 import (
 	"strings"
 
-	"github.com/kelseyhightower/envconfig"
 	"testing"
 	"time"
+
+	"github.com/kelseyhightower/envconfig"
 )
 
 // valid is a complete, valid environment.

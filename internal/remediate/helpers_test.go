@@ -131,8 +131,8 @@ func watching(fk *k8stesting.Fake, resource string) func() bool {
 }
 
 // actAsController plays Argo's controller: once the task result's label is
-// true, it copies it into the workflow status and completes the workflow.
-func (e *env) actAsController(t *testing.T, phase wfv1.WorkflowPhase) {
+// true, it copies it into the workflow status and fails the workflow.
+func (e *env) actAsController(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	waitFor(t, "the task result to be completed", func() bool {
@@ -144,7 +144,7 @@ func (e *env) actAsController(t *testing.T, phase wfv1.WorkflowPhase) {
 		t.Fatal(err)
 	}
 	wf.Status.MarkTaskResultComplete(nodeID)
-	wf.Status.Phase = phase
+	wf.Status.Phase = wfv1.WorkflowFailed
 	wf.Status.FinishedAt = metav1.Now()
 	if _, err := e.argo.ArgoprojV1alpha1().Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)

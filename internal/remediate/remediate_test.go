@@ -26,7 +26,7 @@ func TestWaitTerminatedCompletesAtOnce(t *testing.T) {
 	e := newEnv(t, []runtime.Object{fixtures.Pod(wf, nodeID, pod, podUID, fixtures.WaitKilled)},
 		wf, fixtures.TaskResult(wf, nodeID, false))
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 
 	if o.err != nil || o.res.Outcome != OutcomeRemediated || o.res.Action != "complete" || o.res.Reason != decide.ReasonWaitTerminated {
@@ -56,7 +56,7 @@ func TestPodGoneWaitsOutTheGrace(t *testing.T) {
 	e.opts.Grace = 300 * time.Millisecond
 	start := time.Now()
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 	if o.err != nil || o.res.Outcome != OutcomeRemediated || o.res.Reason != decide.ReasonPodGoneGraceElapsed {
 		t.Fatalf("got %+v, %v", o.res, o.err)
@@ -84,7 +84,7 @@ func TestPodDeletedEventProvesWaitTerminated(t *testing.T) {
 	if err := e.kube.CoreV1().Pods(ns).Delete(context.Background(), pod, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 	if o.err != nil || o.res.Outcome != OutcomeRemediated || o.res.Reason != decide.ReasonWaitTerminated {
 		t.Fatalf("got %+v, %v", o.res, o.err)
@@ -134,7 +134,7 @@ func TestLegacyCreatesTheTaskResult(t *testing.T) {
 	wf.Labels = map[string]string{LabelInstanceID: "blue"}
 	e := newEnv(t, nil, wf)
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 	if o.err != nil || o.res.Outcome != OutcomeRemediated || o.res.Action != "create" {
 		t.Fatalf("got %+v, %v", o.res, o.err)
@@ -164,7 +164,7 @@ func TestConflictRereadsAndWritesOnce(t *testing.T) {
 		return false, nil, nil
 	})
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 	if o.err != nil || o.res.Outcome != OutcomeRemediated {
 		t.Fatalf("got %+v, %v", o.res, o.err)
@@ -187,7 +187,7 @@ func TestTransientErrorsAreRetried(t *testing.T) {
 		return false, nil, nil
 	})
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	if o := receive(t, done); o.err != nil || o.res.Outcome != OutcomeRemediated {
 		t.Fatalf("got %+v, %v", o.res, o.err)
 	}
@@ -250,7 +250,7 @@ func TestRerunAfterSuccessReportsTheSameOutcome(t *testing.T) {
 	e := newEnv(t, []runtime.Object{fixtures.Pod(wf, nodeID, pod, podUID, fixtures.WaitKilled)},
 		wf, fixtures.TaskResult(wf, nodeID, false))
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	first := receive(t, done)
 
 	second := receive(t, e.run(context.Background(), target()))
@@ -283,7 +283,7 @@ func TestNudgeAnnotatesTheWorkflow(t *testing.T) {
 		wf, fixtures.TaskResult(wf, nodeID, false))
 	e.opts.Nudge = true
 	done := e.run(context.Background(), target())
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	if o := receive(t, done); o.err != nil {
 		t.Fatal(o.err)
 	}
@@ -301,7 +301,7 @@ func TestPodFoundByNodeAnnotation(t *testing.T) {
 	tgt := target()
 	tgt.PodName, tgt.PodUID = "", ""
 	done := e.run(context.Background(), tgt)
-	e.actAsController(t, wfv1.WorkflowFailed)
+	e.actAsController(t)
 	o := receive(t, done)
 	if o.err != nil || o.res.Reason != decide.ReasonWaitTerminated || o.res.PodUID != podUID {
 		t.Fatalf("got %+v, %v", o.res, o.err)

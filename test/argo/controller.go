@@ -45,7 +45,8 @@ type Controller struct {
 	Namespace string
 	LogPath   string
 	cmd       *exec.Cmd
-	done      chan error
+	done      chan struct{} // closed when the process has exited
+	exitErr   error         // how it exited, once done is closed
 	stopOnce  sync.Once
 }
 
@@ -101,7 +102,7 @@ func Start(ctx context.Context, c *cluster.Cluster, version, namespace, logDir s
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("argo: starting workflow-controller %s: %w", version, err)
 	}
-	ctl := &Controller{Version: version, Namespace: namespace, LogPath: logPath, cmd: cmd, done: make(chan error, 1)}
+	ctl := &Controller{Version: version, Namespace: namespace, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
 	started, logged := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(logged)
@@ -119,16 +120,16 @@ func Start(ctx context.Context, c *cluster.Cluster, version, namespace, logDir s
 		logFile.Close()
 	}()
 	go func() {
-		err := cmd.Wait()
+		ctl.exitErr = cmd.Wait()
 		pw.Close()
-		ctl.done <- err
+		close(ctl.done)
 	}()
 	select {
 	case <-started:
 		return ctl, nil
-	case err := <-ctl.done:
+	case <-ctl.done:
 		<-logged
-		return nil, fmt.Errorf("argo: workflow-controller %s exited at start (%v); log %s ends:\n%s", version, err, logPath, tail(ctl.Log(), 15))
+		return nil, fmt.Errorf("argo: workflow-controller %s exited at start (%w); log %s ends:\n%s", version, ctl.exitErr, logPath, tail(ctl.Log(), 15))
 	case <-time.After(60 * time.Second):
 		ctl.Stop()
 		return nil, fmt.Errorf("argo: workflow-controller %s did not start within 60s; log: %s", version, logPath)

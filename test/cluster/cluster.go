@@ -116,7 +116,7 @@ func (c *Cluster) configure(opts Options, etcd *envtest.Etcd, api *envtest.APISe
 		if err := CheckPortFree(opts.APIServerPort, "kube-apiserver"); err != nil {
 			return err
 		}
-		api.SecureServing.ListenAddr = envtest.ListenAddr{Address: "127.0.0.1", Port: strconv.Itoa(opts.APIServerPort)}
+		api.ListenAddr = envtest.ListenAddr{Address: "127.0.0.1", Port: strconv.Itoa(opts.APIServerPort)}
 	}
 	if opts.EtcdPort != 0 {
 		if err := CheckPortFree(opts.EtcdPort, "etcd"); err != nil {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -237,7 +238,7 @@ func TestWorkflowPodsEventSource(t *testing.T) {
 	}
 
 	wh := loadEventSource(t, "remediator-notifications.yaml").Spec.Webhook["remediations"]
-	if wh.Port != "12000" || wh.Endpoint != "/remediations" || wh.Method != "POST" || wh.AuthSecret != nil {
+	if wh.Port != "12000" || wh.Endpoint != "/remediations" || wh.Method != http.MethodPost || wh.AuthSecret != nil {
 		t.Errorf("webhook = port %s, endpoint %s, method %s, authSecret %v; want 12000 /remediations POST and no auth by default",
 			wh.Port, wh.Endpoint, wh.Method, wh.AuthSecret)
 	}

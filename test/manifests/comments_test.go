@@ -80,7 +80,7 @@ func ruleComments(data []byte) (found int, uncommented []string, err error) {
 		for i, item := range items {
 			found++
 			first := i == 0 && top.Kind == yaml.SequenceNode && top.Content[0] == item
-			if !commented(item) && !(first && (commented(&n) || commented(top))) {
+			if !commented(item) && (!first || (!commented(&n) && !commented(top))) {
 				uncommented = append(uncommented, describe(doc, item))
 			}
 		}

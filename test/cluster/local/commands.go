@@ -62,7 +62,7 @@ func Up(cfg Config) error {
 	for {
 		select {
 		case err := <-exited:
-			return fmt.Errorf("local cluster daemon exited (%v) before becoming ready:\n%s\nkube-apiserver log tail:\n%s",
+			return fmt.Errorf("local cluster daemon exited (%w) before becoming ready:\n%s\nkube-apiserver log tail:\n%s",
 				err, tail(st.log("daemon"), 30), tail(st.log("kube-apiserver"), 10))
 		case <-deadline:
 			_ = terminate(cmd.Process.Pid, isDaemon, 30*time.Second)
@@ -173,7 +173,7 @@ func Status(cfg Config) error {
 	}
 	kc, err := clientcmd.BuildConfigFromFlags("", st.kubeconfig())
 	if err != nil {
-		return fmt.Errorf("daemon running but not ready (%v); see %s", err, st.log("daemon"))
+		return fmt.Errorf("daemon running but not ready (%w); see %s", err, st.log("daemon"))
 	}
 	kube, err := kubernetes.NewForConfig(kc)
 	if err != nil {
@@ -183,7 +183,7 @@ func Status(cfg Config) error {
 	defer cancel()
 	body, err := kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 	if err != nil {
-		return fmt.Errorf("API server at %s not ready: %v", kc.Host, err)
+		return fmt.Errorf("API server at %s not ready: %w", kc.Host, err)
 	}
 	fmt.Printf("api server: %s (readyz: %s)\nkubeconfig: %s\n", kc.Host, strings.TrimSpace(string(body)), st.kubeconfig())
 	return nil
