@@ -21,7 +21,7 @@ help: ## List the targets
 build: ## Build the remediator binary into bin/remediator (static, trimmed)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BINARY) ./remediator
 
-test: tools-cluster ## Run every test: unit tests, the tests against a real kube-apiserver + etcd, a short fuzz
+test: tools-cluster tools-controllers ## Run every test: unit tests, the tests against a real kube-apiserver + etcd, a short fuzz
 	$(GO) test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=3s
 
