@@ -24,7 +24,7 @@ func Config(kubeconfig, userAgent string) (*rest.Config, error) {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
 	cfg.UserAgent = userAgent
-	cfg.QPS, cfg.Burst = 20, 40
+	cfg.QPS, cfg.Burst = 50, 100
 	return cfg, nil
 }
 

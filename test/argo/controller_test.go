@@ -67,7 +67,12 @@ func TestControllerRunsAWorkflow(t *testing.T) {
 
 func poll(t *testing.T, what string, cond wait.ConditionWithContextFunc) {
 	t.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 2*time.Minute, true, cond); err != nil {
+	if err := until(context.Background(), cond); err != nil {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
+}
+
+// until polls cond for up to two minutes.
+func until(ctx context.Context, cond wait.ConditionWithContextFunc) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, cond)
 }

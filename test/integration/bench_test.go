@@ -137,7 +137,7 @@ func BenchmarkSweep(b *testing.B) {
 		proxy.reset()
 		cmd := exec.Command(bin, "sweep")
 		cmd.Env = []string{"REMEDIATOR_KUBECONFIG=" + kubeconfig, "REMEDIATOR_NAMESPACE=" + ns,
-			"REMEDIATOR_VERIFY_TIMEOUT=1ms", "REMEDIATOR_LOG_LEVEL=warn"}
+			"REMEDIATOR_VERIFY_TIMEOUT=1ms", "REMEDIATOR_GRACE_PERIOD=5m", "REMEDIATOR_LOG_LEVEL=warn"}
 		b.StartTimer()
 		began := time.Now()
 		out, err := cmd.CombinedOutput()

@@ -70,6 +70,8 @@ func createWorld(ctx context.Context, tb testing.TB, ns string, kinds []kind) {
 
 func createOne(ctx context.Context, ns, name string, k kind) error {
 	node := name + "-1"
+	// The sweeps here run with a 5-minute grace: "recent" stays recent
+	// however long the setup takes.
 	long, recent := time.Now().Add(-time.Hour), time.Now()
 	f, tr := fixtures.Bool(false), fixtures.Bool(true)
 	var wf *wfv1.Workflow
@@ -146,7 +148,7 @@ func sweepDeps(cfg *rest.Config) app.Deps {
 func sweepConfig(tb testing.TB, ns string) config.Config {
 	tb.Helper()
 	for k, v := range map[string]string{"REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_VERIFY_TIMEOUT": "1ms",
-		"REMEDIATOR_SINK_RETRIES": "0", "REMEDIATOR_GRACE_PERIOD": "30s", "REMEDIATOR_SWEEP_CONCURRENCY": "8"} {
+		"REMEDIATOR_SINK_RETRIES": "0", "REMEDIATOR_GRACE_PERIOD": "5m", "REMEDIATOR_SWEEP_CONCURRENCY": "8"} {
 		tb.Setenv(k, v)
 	}
 	cfg, err := config.Load(config.ModeSweep)
