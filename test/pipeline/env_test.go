@@ -1,0 +1,199 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
+	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
+	"k8s.io/client-go/rest"
+)
+
+const controllerVersion = "v3.5.8"
+
+// pipeline is everything of one test: cluster, controller, EventBus,
+// Argo Events services, Job runner, all in namespace NS.
+type pipeline struct {
+	C       *cluster.Cluster
+	NS      string
+	Dir     string // logs: controller, argo-events.log, job-*.log
+	Kubelet kubelet.Kubelet
+	Jobs    *jobRunner
+	Logs    *serviceLogs
+	SinkURL string
+}
+
+// startPipeline brings the whole pipeline up and registers its teardown.
+// jobParallelism bounds how many remediator Jobs run at once.
+func startPipeline(t *testing.T, jobParallelism int) *pipeline {
+	t.Helper()
+	bin := remediatorBinary(t)
+	c := cluster.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p := &pipeline{C: c, NS: c.NewNamespace(t), Dir: logDir(t), Kubelet: kubelet.Kubelet{Kube: c.Kube, Argo: c.Argo}}
+	ctl, err := argo.Start(ctx, c, controllerVersion, p.NS, p.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ctl.Stop)
+
+	port, err := freePort()
+	must(t, err)
+	p.SinkURL = "http://127.0.0.1:" + port + "/remediations"
+	must(t, applyBase(ctx, c.Kube, p.NS, func(d map[string]string) { d["REMEDIATOR_SINK_URL"] = p.SinkURL }))
+
+	bus, err := startEventBus(ca, filepath.Join(p.Dir, "jetstream"))
+	must(t, err)
+	t.Cleanup(bus.Shutdown)
+	p.Logs, err = newServiceLogs(filepath.Join(p.Dir, "argo-events.log"))
+	must(t, err)
+	t.Cleanup(func() { _ = p.Logs.Close() })
+
+	svcs := newServices(p.Logs)
+	t.Cleanup(func() {
+		for _, err := range svcs.Stop() {
+			t.Errorf("argo-events service: %v", err)
+		}
+		for _, f := range p.Logs.fatals() {
+			t.Errorf("argo-events service logged %s: %s: %s", f.Level, f.Logger, f.Message)
+		}
+	})
+	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port))
+	must(t, p.waitReady(ctx))
+
+	p.Jobs, err = startJobRunner(c, p.NS, bin, p.Dir, jobParallelism)
+	must(t, err)
+	t.Cleanup(p.Jobs.Stop)
+	t.Logf("pipeline up in namespace %s; logs in %s", p.NS, p.Dir)
+	return p
+}
+
+// startArgoEvents loads the shipped EventSources and Sensors into the
+// namespace and runs them, each with the credentials its pod would have.
+func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1.BusConfig, webhookPort string) error {
+	esCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, "oom-remediator-eventsource")
+	if err != nil {
+		return err
+	}
+	if err := useKubeconfig(esCfg, p.Dir); err != nil {
+		return err
+	}
+	pods, err := loadEventSource("workflow-pods.yaml", p.NS)
+	if err != nil {
+		return err
+	}
+	// The documented patch for a namespaced install: the shipped Role only
+	// grants list/watch on pods in its own namespace.
+	src := pods.Spec.Resource["workflow-pods"]
+	src.Namespace = p.NS
+	pods.Spec.Resource["workflow-pods"] = src
+	notifications, err := loadEventSource("remediator-notifications.yaml", p.NS)
+	if err != nil {
+		return err
+	}
+	hook := notifications.Spec.Webhook["remediations"]
+	hook.Port = webhookPort // instead of 12000, which other tests may hold
+	notifications.Spec.Webhook["remediations"] = hook
+
+	remediation, err := loadSensor("oom-remediation.yaml", p.NS)
+	if err != nil {
+		return err
+	}
+	notification, err := loadSensor("oom-notification.yaml", p.NS)
+	if err != nil {
+		return err
+	}
+	sensorCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, remediation.Spec.Template.ServiceAccountName)
+	if err != nil {
+		return err
+	}
+	// oom-notification has no serviceAccountName: its pod runs as
+	// "default", which has no permissions.
+	defaultCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, "default")
+	if err != nil {
+		return err
+	}
+	svcs.startEventSource(pods, bus)
+	svcs.startEventSource(notifications, bus)
+	for sensor, cfg := range map[*aev1.Sensor]*rest.Config{remediation: sensorCfg, notification: defaultCfg} {
+		if err := svcs.startSensor(sensor, bus, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// remediatorBinary builds ./remediator once per test process.
+func remediatorBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the whole pipeline on a local control plane; skipped with -short")
+	}
+	buildOnce.Do(func() {
+		root, err := cluster.RepoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "pipeline-remediator-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "remediator")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./remediator")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = &buildError{err: err, out: string(out)}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building the remediator: %v", buildErr)
+	}
+	return builtBin
+}
+
+type buildError struct {
+	err error
+	out string
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+// logDir returns a directory for the test's logs, kept when the test fails
+// (or when PIPELINE_LOG_DIR names a parent directory), removed otherwise.
+func logDir(t *testing.T) string {
+	t.Helper()
+	parent := os.Getenv("PIPELINE_LOG_DIR")
+	dir, err := os.MkdirTemp(parent, "pipeline-")
+	must(t, err)
+	t.Cleanup(func() {
+		if parent == "" && !t.Failed() {
+			_ = os.RemoveAll(dir)
+		} else {
+			t.Logf("logs kept in %s", dir)
+		}
+	})
+	return dir
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,82 @@
+package pipeline
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestPipeline: one workflow OOMs under the v3.5.8 controller and gets
+// stuck; the real EventSource sees the pod update, the real Sensor creates
+// the Job, the Job's remediator releases the workflow and reports to the
+// webhook EventSource, and the notification Sensor posts to (fake) Slack.
+func TestPipeline(t *testing.T) {
+	p := startPipeline(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const name = "etl-nightly"
+	r, err := p.submitRunning(ctx, name)
+	must(t, err)
+	oomAt, err := p.oomKill(ctx, r)
+	must(t, err)
+
+	var job jobRun
+	must(t, p.waitJobs(ctx, func(runs []jobRun) bool {
+		js := jobsOf(runs, name)
+		if len(js) > 0 {
+			job = js[0]
+		}
+		return len(js) > 0
+	}))
+	var phase wfv1.WorkflowPhase
+	var terminalAt time.Time
+	must(t, poll(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
+		wf, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		phase, terminalAt = wf.Status.Phase, time.Now()
+		return phase.Completed(), nil
+	}))
+	var msg slackMessage
+	must(t, waitSlack(ctx, func(msgs []slackMessage) bool {
+		var ok bool
+		msg, ok = messageFor(msgs, p.NS, name)
+		return ok
+	}))
+	must(t, p.waitJobs(ctx, func(runs []jobRun) bool { return !jobsOf(runs, name)[0].Done.IsZero() }))
+
+	t.Logf("pod OOMKilled -> Job created:        %s", ms(job.Seen.Sub(oomAt)))
+	t.Logf("pod OOMKilled -> workflow %s:    %s", phase, ms(terminalAt.Sub(oomAt)))
+	t.Logf("pod OOMKilled -> Slack message:      %s", ms(msg.At.Sub(oomAt)))
+
+	runs, _ := p.Jobs.snapshot()
+	js := jobsOf(runs, name)
+	if len(js) != 1 {
+		t.Errorf("%d Jobs for the workflow, want 1: %+v", len(js), js)
+	}
+	if js[0].Reason != "OOMKilled" || js[0].ExitCode != 0 || js[0].Err != nil {
+		t.Errorf("Job %s: reason %q, exit %d, err %v (log %s)", js[0].Name, js[0].Reason, js[0].ExitCode, js[0].Err, js[0].LogPath)
+	}
+	if phase != wfv1.WorkflowFailed {
+		t.Errorf("workflow phase %s, want %s", phase, wfv1.WorkflowFailed)
+	}
+	fields, err := slackFields(msg.Blocks)
+	must(t, err)
+	for _, want := range []string{"*Workflow*\n" + name, "*Namespace*\n" + p.NS, "*Outcome*\nremediated", "*Trigger*\nOOMKilled"} {
+		if !slices.Contains(fields, want) {
+			t.Errorf("Slack message lacks field %q; fields: %q", want, fields)
+		}
+	}
+	if msg.Channel != "argo-alerts" || msg.Token != slackToken {
+		t.Errorf("Slack message to channel %q with token %q", msg.Channel, msg.Token)
+	}
+	if u := slack.unknownCalls(); len(u) > 0 {
+		t.Errorf("unexpected Slack API calls: %v", u)
+	}
+	t.Logf("Slack message: %s", msg.Text)
+}
