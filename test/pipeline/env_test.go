@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,6 +58,11 @@ func startPipeline(t *testing.T, jobParallelism int) *pipeline {
 	must(t, err)
 	t.Cleanup(func() { _ = p.Logs.Close() })
 
+	apiHost, err := url.Parse(c.Config.Host)
+	must(t, err)
+	fwd, err := startForwarder(apiHost.Host)
+	must(t, err)
+	t.Cleanup(fwd.Close) // after the services stopped (cleanups run last first)
 	svcs := newServices(p.Logs)
 	t.Cleanup(func() {
 		for _, err := range svcs.Stop() {
@@ -66,7 +72,7 @@ func startPipeline(t *testing.T, jobParallelism int) *pipeline {
 			t.Errorf("argo-events service logged %s: %s: %s", f.Level, f.Logger, f.Message)
 		}
 	})
-	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port))
+	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port, fwd.Addr()))
 	must(t, p.waitReady(ctx))
 
 	p.Jobs, err = startJobRunner(c, p.NS, bin, p.Dir, jobParallelism)
@@ -78,11 +84,13 @@ func startPipeline(t *testing.T, jobParallelism int) *pipeline {
 
 // startArgoEvents loads the shipped EventSources and Sensors into the
 // namespace and runs them, each with the credentials its pod would have.
-func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1.BusConfig, webhookPort string) error {
+// The resource event source reaches the API server through apiForwarder.
+func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1.BusConfig, webhookPort, apiForwarder string) error {
 	esCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, "oom-remediator-eventsource")
 	if err != nil {
 		return err
 	}
+	esCfg.Host = "https://" + apiForwarder
 	if err := useKubeconfig(esCfg, p.Dir); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -79,4 +80,7 @@ func TestPipeline(t *testing.T) {
 		t.Errorf("unexpected Slack API calls: %v", u)
 	}
 	t.Logf("Slack message: %s", msg.Text)
+	if log, err := os.ReadFile(js[0].LogPath); err == nil {
+		t.Logf("remediator (Job %s) log:\n%s", js[0].Name, log)
+	}
 }

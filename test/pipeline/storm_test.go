@@ -54,15 +54,19 @@ func TestStorm(t *testing.T) {
 
 	jobsAll := p.drainJobs(t, ctx, names)
 	terminalAll := p.drainWorkflows(t, ctx, names)
+	var slackAll time.Time
 	must(t, waitSlack(ctx, func(msgs []slackMessage) bool {
 		for _, name := range names {
-			if _, ok := messageFor(msgs, p.NS, name); !ok {
+			m, ok := messageFor(msgs, p.NS, name)
+			if !ok {
 				return false
+			}
+			if m.At.After(slackAll) {
+				slackAll = m.At
 			}
 		}
 		return true
 	}))
-	slackAll := time.Now()
 	must(t, p.waitJobs(ctx, func(runs []jobRun) bool {
 		for _, r := range runs {
 			if r.Done.IsZero() {
@@ -140,6 +144,9 @@ func (p *pipeline) checkStorm(t *testing.T, names []string) {
 		}
 	}
 	t.Logf("storm of %d: %d Jobs (%d failed runs), %d Slack messages", len(names), jobs, failedRuns, posted)
+	if len(runs) != len(names) {
+		t.Errorf("%d Jobs in the namespace for %d workflows", len(runs), len(names))
+	}
 	if posted != len(names) {
 		t.Errorf("%d Slack messages for %d workflows", posted, len(names))
 	}
