@@ -24,7 +24,8 @@ type jobRun struct {
 	Name     string
 	Workflow string // label argo-oom-remediator.io/workflow
 	Reason   string // label argo-oom-remediator.io/reason
-	Seen     time.Time
+	Seen     time.Time // the Job appeared
+	Started  time.Time // its process started (a run slot was free)
 	Done     time.Time
 	ExitCode int
 	Err      error
@@ -84,6 +85,7 @@ func (r *jobRunner) add(job *batchv1.Job) {
 			return
 		}
 		defer func() { <-r.slots }()
+		r.update(func() { run.Started = time.Now() })
 		code, path, err := r.run(job)
 		r.update(func() { run.Done, run.ExitCode, run.LogPath, run.Err = time.Now(), code, path, err })
 	}()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -144,10 +145,22 @@ func (p *pipeline) checkStorm(t *testing.T, names []string) {
 		}
 	}
 	t.Logf("storm of %d: %d Jobs (%d failed runs), %d Slack messages", len(names), jobs, failedRuns, posted)
+	var queued, ran []time.Duration
+	for _, r := range runs {
+		queued, ran = append(queued, r.Started.Sub(r.Seen)), append(ran, r.Done.Sub(r.Started))
+	}
+	t.Logf("Jobs: waiting for a run slot (of %d) median %s max %s; remediator run median %s max %s",
+		cap(p.Jobs.slots), ms(median(queued)), ms(slices.Max(queued)), ms(median(ran)), ms(slices.Max(ran)))
 	if len(runs) != len(names) {
 		t.Errorf("%d Jobs in the namespace for %d workflows", len(runs), len(names))
 	}
 	if posted != len(names) {
 		t.Errorf("%d Slack messages for %d workflows", posted, len(names))
 	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
