@@ -22,8 +22,8 @@ import (
 // jobRun is one Job the Sensor created and what became of it.
 type jobRun struct {
 	Name     string
-	Workflow string // label argo-oom-remediator.io/workflow
-	Reason   string // label argo-oom-remediator.io/reason
+	Workflow string    // label argo-oom-remediator.io/workflow
+	Reason   string    // label argo-oom-remediator.io/reason
 	Seen     time.Time // the Job appeared
 	Started  time.Time // its process started (a run slot was free)
 	Done     time.Time
