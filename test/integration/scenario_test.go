@@ -183,3 +183,11 @@ func remediator(t *testing.T, cfg *rest.Config, opts remediate.Options) *remedia
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// waitUntil polls cond until it holds or a minute passes.
+func waitUntil(t testing.TB, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	if err := wait.PollUntilContextTimeout(context.Background(), 20*time.Millisecond, time.Minute, true, cond); err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
