@@ -112,6 +112,11 @@ func (r *jobRunner) snapshot() ([]jobRun, <-chan struct{}) {
 	return out, r.changed
 }
 
+func (r *jobRunner) runsNow() []jobRun {
+	runs, _ := r.snapshot()
+	return runs
+}
+
 // run runs the Job's only container and returns its exit code.
 func (r *jobRunner) run(job *batchv1.Job) (int, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second)

@@ -54,6 +54,10 @@ func TestPipeline(t *testing.T) {
 	t.Logf("pod OOMKilled -> Job created:        %s", ms(job.Seen.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> workflow %s:    %s", phase, ms(terminalAt.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> Slack message:      %s", ms(msg.At.Sub(oomAt)))
+	if done := jobsOf(p.Jobs.runsNow(), name)[0]; !done.Done.IsZero() {
+		t.Logf("(remediator process ran from %s to %s after the OOM; the rest is the controller, see its log below)",
+			ms(done.Started.Sub(oomAt)), ms(done.Done.Sub(oomAt)))
+	}
 
 	runs, _ := p.Jobs.snapshot()
 	js := jobsOf(runs, name)

@@ -88,6 +88,7 @@ func (s *services) startSensor(sensor *aev1.Sensor, bus *aev1.BusConfig, cfg *re
 // before the EventBus shuts down: a leader elector that loses its NATS
 // connection calls Fatal.
 func (s *services) Stop() []error {
+	s.logs.quiet()
 	s.cancel()
 	s.wg.Wait()
 	s.mu.Lock()
