@@ -131,24 +131,30 @@ func watching(fk *k8stesting.Fake, resource string) func() bool {
 }
 
 // actAsController plays Argo's controller: once the task result's label is
-// true, it copies it into the workflow status and fails the workflow.
+// true, it copies it into the workflow status and fails the workflow. It
+// keeps re-writing the workflow until the test ends, as a controller's
+// reconciles do: fake watches do not replay what happened between a list
+// and a watch, so a single write could be missed.
 func (e *env) actAsController(t *testing.T) {
 	t.Helper()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
 	waitFor(t, "the task result to be completed", func() bool {
 		tr, err := e.argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).Get(ctx, nodeID, metav1.GetOptions{})
 		return err == nil && tr.Labels[LabelCompleted] == "true"
 	})
-	wf, err := e.argo.ArgoprojV1alpha1().Workflows(ns).Get(ctx, wfName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wf.Status.MarkTaskResultComplete(nodeID)
-	wf.Status.Phase = wfv1.WorkflowFailed
-	wf.Status.FinishedAt = metav1.Now()
-	if _, err := e.argo.ArgoprojV1alpha1().Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		wf, err := e.argo.ArgoprojV1alpha1().Workflows(ns).Get(ctx, wfName, metav1.GetOptions{})
+		if err != nil {
+			return
+		}
+		wf.Status.MarkTaskResultComplete(nodeID)
+		wf.Status.Phase = wfv1.WorkflowFailed
+		if wf.Status.FinishedAt.IsZero() {
+			wf.Status.FinishedAt = metav1.Now()
+		}
+		_, _ = e.argo.ArgoprojV1alpha1().Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{})
+	}, 20*time.Millisecond)
 }
 
 func receive(t *testing.T, ch <-chan outcome) outcome {
