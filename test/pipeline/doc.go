@@ -19,6 +19,20 @@
 //     the proxy terminates TLS with a slack.com certificate of the test CA
 //     (trusted via SSL_CERT_FILE) and never dials out.
 //
-// The test plays the kubelet (test/kubelet). Everything runs under
-// `go test ./test/pipeline/`; -short skips it.
+// The test plays the kubelet (test/kubelet) and the Job controller (the
+// Job runner). TestPipeline runs under `go test ./test/pipeline/`; -short
+// skips it. TestStorm (N workflows OOM at once) runs only with
+// PIPELINE_STORM=N. PIPELINE_LOG_DIR=<dir> keeps every run's logs there
+// (controller, argo-events.log, one log per Job); a failed test keeps them
+// anyway and says where.
+//
+// Deviations from a cluster install, each forced by running in one process
+// on loopback: the resource EventSource gets the documented namespace patch
+// (the shipped Role is namespaced); the webhook listens on a free port
+// instead of 12000 and REMEDIATOR_SINK_URL points there; the Slack token is
+// written where argo-events reads mounted Secrets
+// (/argo-events/secrets/oom-remediator-slack/token); the JetStream bus uses
+// no auth Secret; the services' metrics are not served (:7777 is fixed).
+// argo-events' leader electors (single-node graft over NATS) write
+// /tmp/graft.log, as they do in a pod.
 package pipeline

@@ -119,7 +119,11 @@ func (r *jobRunner) runsNow() []jobRun {
 
 // run runs the Job's only container and returns its exit code.
 func (r *jobRunner) run(job *batchv1.Job) (int, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(*job.Spec.ActiveDeadlineSeconds)*time.Second)
+	deadline := 10 * time.Minute
+	if d := job.Spec.ActiveDeadlineSeconds; d != nil {
+		deadline = time.Duration(*d) * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	go func() {
 		select {

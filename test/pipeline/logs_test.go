@@ -81,9 +81,14 @@ func (l *serviceLogs) count(logger, text string) (int, <-chan struct{}) {
 
 // waitFor waits until logger has logged a message containing text.
 func (l *serviceLogs) waitFor(ctx context.Context, logger, text string) error {
+	return l.waitCount(ctx, logger, text, 1)
+}
+
+// waitCount waits until logger has logged want messages containing text.
+func (l *serviceLogs) waitCount(ctx context.Context, logger, text string, want int) error {
 	for {
 		n, changed := l.count(logger, text)
-		if n > 0 {
+		if n >= want {
 			return nil
 		}
 		if f := l.fatals(); len(f) > 0 {

@@ -80,6 +80,7 @@ func TestPipeline(t *testing.T) {
 	if msg.Channel != "argo-alerts" || msg.Token != slackToken {
 		t.Errorf("Slack message to channel %q with token %q", msg.Channel, msg.Token)
 	}
+	checkPodDeletion(ctx, t, p, r)
 	if u := slack.unknownCalls(); len(u) > 0 {
 		t.Errorf("unexpected Slack API calls: %v", u)
 	}
@@ -87,4 +88,21 @@ func TestPipeline(t *testing.T) {
 	if log, err := os.ReadFile(js[0].LogPath); err == nil {
 		t.Logf("remediator (Job %s) log:\n%s", js[0].Name, log)
 	}
+}
+
+// checkPodDeletion garbage-collects the OOMKilled pod. Its DELETE event
+// fires the Sensor again for the same pod (wait never exited 0); the Job
+// name is derived from (namespace, node ID, pod UID), so the create fails
+// with AlreadyExists (logged, retried, then acked) and no second Job appears.
+func checkPodDeletion(ctx context.Context, t *testing.T, p *pipeline, r *running) {
+	const sensor, failed = "sensor-oom-remediation", "Failed to execute a trigger"
+	before, _ := p.Logs.count(sensor, failed)
+	must(t, p.Kubelet.Delete(ctx, p.NS, r.Pod.Name))
+	must(t, p.Logs.waitCount(ctx, sensor, failed, before+1))
+	jobs, err := p.C.Kube.BatchV1().Jobs(p.NS).List(ctx, metav1.ListOptions{LabelSelector: "argo-oom-remediator.io/workflow=" + r.WF.Name})
+	must(t, err)
+	if len(jobs.Items) != 1 {
+		t.Errorf("%d Jobs after the pod's deletion, want 1", len(jobs.Items))
+	}
+	t.Logf("pod deleted: the Sensor fired again and its create failed (same Job name); still %d Job", len(jobs.Items))
 }

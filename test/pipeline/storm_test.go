@@ -19,6 +19,7 @@ import (
 //
 //	PIPELINE_STORM=50 go test -run TestStorm -timeout 20m ./test/pipeline/
 //
+// PIPELINE_STORM_PARALLEL bounds how many Jobs run at once (default 8).
 // It expects exactly N Jobs (one per workflow), every workflow Failed, and N
 // Slack messages, and logs how long each stage took to drain.
 func TestStorm(t *testing.T) {
@@ -26,7 +27,11 @@ func TestStorm(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set PIPELINE_STORM=<number of workflows> to run the OOM storm")
 	}
-	p := startPipeline(t, 8)
+	parallel := 8 // remediator processes at once, like a small node pool
+	if v, err := strconv.Atoi(os.Getenv("PIPELINE_STORM_PARALLEL")); err == nil && v > 0 {
+		parallel = v
+	}
+	p := startPipeline(t, parallel)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
