@@ -10,6 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
@@ -79,14 +80,11 @@ func TestCluster(t *testing.T) {
 		if _, err := c.Kube.RbacV1().RoleBindings(ns).Create(ctx, binding, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			_, err = sa.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-			if err == nil || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		// RBAC caches refresh asynchronously: poll with a deadline.
+		err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := sa.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+			return err == nil, nil
+		})
 		if err != nil {
 			t.Fatalf("listing pods after binding a Role: %v", err)
 		}
