@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+)
+
+// check holds what the assertions of a case need.
+type check struct {
+	t     *testing.T
+	k     *Case
+	s     Scenario
+	exp   Expectation
+	rem   *remediate.Remediator
+	early chan outcome // the run started at the trigger, for early scenarios
+}
+
+type outcome struct {
+	res remediate.Result
+	err error
+}
+
+// runRemediator runs the remediator now, triggered by the victim's pod.
+func (c check) runRemediator(victim Timeline) remediate.Result {
+	c.t.Helper()
+	res, err := c.rem.Run(context.Background(), c.k.Target(victim, "OOMKilled"))
+	if err != nil {
+		c.t.Fatalf("remediator: %v", err)
+	}
+	return res
+}
+
+// receive returns the result of the run started at the trigger.
+func (c check) receive() remediate.Result {
+	c.t.Helper()
+	select {
+	case o := <-c.early:
+		if o.err != nil {
+			c.t.Fatalf("remediator: %v", o.err)
+		}
+		return o.res
+	case <-time.After(2 * time.Minute):
+		c.t.Fatal("the remediator did not return within 2 min")
+	}
+	return remediate.Result{}
+}
+
+func (c check) victimDone() Timeline {
+	c.t.Helper()
+	tl, err := c.k.Player.VictimDone(context.Background(), 2*time.Minute)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return tl
+}
+
+// awaitNodeEnded waits until the controller shows the victim's node ended.
+func (c check) awaitNodeEnded(victim Timeline) {
+	c.t.Helper()
+	c.awaitNode(victim, "the victim node to end", func(n wfv1.NodeStatus) bool { return n.Phase.FailedOrError() })
+}
+
+// awaitNode waits until the victim's node satisfies cond.
+func (c check) awaitNode(victim Timeline, what string, cond func(wfv1.NodeStatus) bool) {
+	c.t.Helper()
+	_, _, err := c.k.AwaitWorkflow(context.Background(), settle, what, func(wf *wfv1.Workflow) bool {
+		n, ok := wf.Status.Nodes[victim.NodeID]
+		return ok && cond(n)
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// awaitPhase waits for the workflow's terminal phase and checks it is phase.
+func (c check) awaitPhase(phase wfv1.WorkflowPhase) (*wfv1.Workflow, time.Time) {
+	c.t.Helper()
+	wf, at, err := c.k.AwaitWorkflow(context.Background(), settle, "the terminal phase", func(wf *wfv1.Workflow) bool {
+		return wf.Status.Phase.Completed()
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if wf.Status.Phase != phase {
+		c.t.Fatalf("the workflow ended %s, want %s: %s", wf.Status.Phase, phase, describe(wf))
+	}
+	return wf, at
+}
+
+// remediatorLeftAlone checks a run that must write nothing.
+func (c check) remediatorLeftAlone(res remediate.Result, want remediate.Outcome, reasons ...decide.Reason) {
+	c.t.Helper()
+	if res.Outcome != want || res.Wrote() || (len(reasons) > 0 && !slices.Contains(reasons, res.Reason)) {
+		c.t.Errorf("remediator: %s (%s), wrote %v; want %s %v, no write", res.Outcome, res.Reason, res.Wrote(), want, reasons)
+	}
+}
+
+// safe checks every task result: only the victim's may carry the
+// remediator's mark, only when this run wrote it, never before the victim's
+// wait container ended; a vanished pod not proven dead was trusted only
+// after the grace.
+func (c check) safe(victim Timeline, res remediate.Result) {
+	c.t.Helper()
+	trs, err := c.k.TaskResults(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for name, tr := range trs {
+		at, marked := tr.Annotations[remediate.AnnotationRemediatedAt]
+		switch {
+		case !marked:
+			if name == victim.NodeID && res.Wrote() {
+				c.t.Errorf("task result %s: the remediator reported a write but left no mark", name)
+			}
+			continue
+		case name != victim.NodeID || !res.Wrote():
+			c.t.Errorf("task result %s carries the remediator's mark (%s) but the remediator should not have written it", name, at)
+			continue
+		}
+		if tr.Labels[remediate.LabelCompleted] != "true" {
+			c.t.Errorf("task result %s: marked but its label is %q", name, tr.Labels[remediate.LabelCompleted])
+		}
+		written, err := time.Parse(time.RFC3339, at)
+		if err != nil || written.Before(victim.WaitEnded.Truncate(time.Second)) {
+			c.t.Errorf("task result %s remediated at %s, before its wait container ended (%s)", name, at, victim.WaitEnded.Format(time.RFC3339Nano))
+		}
+	}
+	if !res.Wrote() {
+		return
+	}
+	if victim.WaitEnded.IsZero() || !res.Acted.After(victim.WaitEnded) {
+		c.t.Errorf("the remediator wrote at %s; the wait container ended at %s", res.Acted.Format(time.StampMilli), victim.WaitEnded.Format(time.StampMilli))
+	}
+	if res.Reason == decide.ReasonPodGoneGraceElapsed && res.Acted.Sub(victim.Deleted) < grace {
+		c.t.Errorf("the remediator trusted the vanished pod %s after its deletion, inside the %s grace", res.Acted.Sub(victim.Deleted), grace)
+	}
+}
+
+// outputsIntact checks that every step whose executor reported outputs has
+// them in its node: the DAG's healthy tasks, a wait container that
+// finished, a rerun step.
+func (c check) outputsIntact(wf *wfv1.Workflow) {
+	c.t.Helper()
+	for _, tl := range c.k.Player.Timelines() {
+		if tl.Victim && c.s.Fate != Succeeds && c.s.Fate != OOMWaitFinishes {
+			continue // killed before it reported anything
+		}
+		n, ok := wf.Status.Nodes[tl.NodeID]
+		want := outputsOf(&tl).Parameters[0].Value.String()
+		if !ok || n.Outputs == nil || len(n.Outputs.Parameters) == 0 || n.Outputs.Parameters[0].Value.String() != want {
+			c.t.Errorf("node %s: outputs %+v, want parameter %s=%s", tl.NodeName, n.Outputs, OutputParam, want)
+		}
+	}
+}

@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+)
+
+// Case is one scenario on one controller version, in a namespace of its
+// own with a controller of its own.
+type Case struct {
+	C        *cluster.Cluster
+	Version  string
+	Scenario Scenario
+	NS       string
+	LogDir   string
+	Ctl      *argo.Controller
+	Player   *Player
+	// WF is the workflow as created.
+	WF *wfv1.Workflow
+
+	stopPlaying context.CancelFunc
+	logs        []io.Closer
+}
+
+// StartCase creates the namespace, starts the controller and the played
+// kubelet, and submits the scenario's workflow. Close it when done.
+func StartCase(ctx context.Context, c *cluster.Cluster, version string, s Scenario, logDir string, hooks Hooks) (_ *Case, err error) {
+	k := &Case{C: c, Version: version, Scenario: s, LogDir: logDir}
+	defer func() {
+		if err != nil {
+			k.Close()
+		}
+	}()
+	if k.NS, err = c.CreateNamespace(ctx, version+"-"+s.Name); err != nil {
+		return k, err
+	}
+	if k.Ctl, err = argo.Start(ctx, c, version, k.NS, logDir); err != nil {
+		return k, err
+	}
+	playCtx, cancel := context.WithCancel(context.Background())
+	k.stopPlaying = cancel
+	if k.Player, err = Play(playCtx, c.Kube, c.Argo, k.NS, s, hooks); err != nil {
+		return k, err
+	}
+	k.WF, err = c.Argo.ArgoprojV1alpha1().Workflows(k.NS).Create(ctx, s.NewWorkflow(k.NS), metav1.CreateOptions{})
+	return k, err
+}
+
+// Close stops the played kubelet and the controller.
+func (k *Case) Close() {
+	if k.stopPlaying != nil {
+		k.stopPlaying()
+		k.Player.Wait()
+	}
+	if k.Ctl != nil {
+		k.Ctl.Stop()
+	}
+	for _, l := range k.logs {
+		_ = l.Close()
+	}
+}
+
+// Workflow reads the workflow.
+func (k *Case) Workflow(ctx context.Context) (*wfv1.Workflow, error) {
+	return k.C.Argo.ArgoprojV1alpha1().Workflows(k.NS).Get(ctx, k.WF.Name, metav1.GetOptions{})
+}
+
+// AwaitWorkflow watches the workflow until cond holds, for at most timeout,
+// and returns it with the time the change was seen.
+func (k *Case) AwaitWorkflow(ctx context.Context, timeout time.Duration, what string, cond func(*wfv1.Workflow) bool) (*wfv1.Workflow, time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	wfs := k.C.Argo.ArgoprojV1alpha1().Workflows(k.NS)
+	sel := fields.OneTermEqualSelector("metadata.name", k.WF.Name).String()
+	lw := &cache.ListWatch{
+		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return wfs.List(ctx, o)
+		},
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return wfs.Watch(ctx, o)
+		},
+	}
+	var last *wfv1.Workflow
+	ev, err := watchtools.UntilWithSync(ctx, lw, &wfv1.Workflow{}, nil, func(ev watch.Event) (bool, error) {
+		wf, ok := ev.Object.(*wfv1.Workflow)
+		if !ok || ev.Type == watch.Deleted {
+			return false, nil
+		}
+		last = wf
+		return cond(wf), nil
+	})
+	seen := time.Now()
+	if err != nil {
+		phase := "unknown"
+		if last != nil {
+			phase = describe(last)
+		}
+		return last, seen, fmt.Errorf("waiting %s for %s (last seen: %s): %w", timeout, what, phase, err)
+	}
+	return ev.Object.(*wfv1.Workflow), seen, nil
+}
+
+// StaysRunning checks that the workflow stays Running for the window.
+func (k *Case) StaysRunning(ctx context.Context, window time.Duration) error {
+	wf, at, err := k.AwaitWorkflow(ctx, window, "the workflow to leave Running", func(wf *wfv1.Workflow) bool {
+		return wf.Status.Phase != wfv1.WorkflowRunning
+	})
+	switch {
+	case err == nil:
+		return fmt.Errorf("the workflow left Running at %s: %s", at.Format(time.TimeOnly), describe(wf))
+	case (wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil:
+		return nil // the window passed with the workflow Running
+	}
+	return err
+}
+
+// Remediator builds the real remediator, as the admin, logging to the
+// case's log directory.
+func (k *Case) Remediator(opts remediate.Options) (*remediate.Remediator, error) {
+	f, err := os.Create(filepath.Join(k.LogDir, "remediator-"+k.NS+".log"))
+	if err != nil {
+		return nil, err
+	}
+	k.logs = append(k.logs, f)
+	log := slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Identity == "" {
+		opts.Identity = "remediator-e2e"
+	}
+	rec := kubeevent.Recorder{Kube: k.C.Kube, Instance: opts.Identity, Log: log, Now: time.Now}
+	return remediate.New(k.C.Kube, k.C.Argo, rec, nil, log, opts), nil
+}
+
+// Target is the remediator's target for the pod of tl, as the trigger of
+// an OOMKilled pod would name it.
+func (k *Case) Target(tl Timeline, trigger string) remediate.Target {
+	return remediate.Target{Namespace: k.NS, Workflow: k.WF.Name, NodeID: tl.NodeID, PodName: tl.Pod,
+		PodUID: string(tl.PodUID), Trigger: trigger}
+}
+
+// TaskResults lists the namespace's task results by name.
+func (k *Case) TaskResults(ctx context.Context) (map[string]wfv1.WorkflowTaskResult, error) {
+	list, err := k.C.Argo.ArgoprojV1alpha1().WorkflowTaskResults(k.NS).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]wfv1.WorkflowTaskResult{}
+	for _, tr := range list.Items {
+		out[tr.Name] = tr
+	}
+	return out, nil
+}
+
+// describe summarises a workflow: its phase and its pod nodes' phases.
+func describe(wf *wfv1.Workflow) string {
+	s := fmt.Sprintf("workflow %s", wf.Status.Phase)
+	for _, n := range wf.Status.Nodes {
+		if n.Type == wfv1.NodeTypePod {
+			s += fmt.Sprintf("; %s %s %q", n.DisplayName, n.Phase, n.Message)
+		}
+	}
+	if len(wf.Status.TaskResultsCompletionStatus) > 0 {
+		s += fmt.Sprintf("; taskResultsCompletionStatus %v", wf.Status.TaskResultsCompletionStatus)
+	}
+	return s
+}
+
+// Describe summarises the workflow's state now.
+func (k *Case) Describe(ctx context.Context) string {
+	wf, err := k.Workflow(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return describe(wf)
+}

@@ -1,0 +1,21 @@
+// Package e2e runs the remediator against the REAL Argo workflow-controller
+// of every version the project supports (argo.Versions), on a local
+// kube-apiserver and etcd, with a played kubelet and executor.
+//
+// Every scenario of the issue is a row of [Scenarios]; what each controller
+// version does with it upstream, without the remediator, is a row of
+// [Expectations], derived from the reference notes and checked by the tests.
+// A case gets a namespace and a controller of its own, so cases run in
+// parallel.
+//
+// The played kubelet ([Player]) watches the pods the controller creates,
+// reports them running, plays the executor's InitializeOutput (or its legacy
+// pod annotation), waits until the controller shows the node Running, and
+// then ends the pod as the scenario says: an OOM with the wait container
+// killed or still running, the pod deleted at once, a few seconds after the
+// controller saw it fail, or never.
+//
+// `go test ./test/e2e/` runs the matrix (skipped with -short). `go run
+// ./test/e2e/bench` measures the time to the workflow's terminal phase with
+// and without the remediator; docs/benchmarks.md has the figures.
+package e2e

@@ -1,0 +1,126 @@
+package e2e
+
+import (
+	"fmt"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+)
+
+// Upstream is what a controller version does with a scenario on its own.
+type Upstream int
+
+const (
+	// Stuck: the victim node ends but the workflow stays Running over the
+	// observation window (the bug); the remediator must end it.
+	Stuck Upstream = iota
+	// Ends: the workflow reaches its terminal phase on its own; the
+	// remediator, run afterwards, finds it complete and writes nothing.
+	Ends
+	// Reruns: the controller re-creates the deleted pod and runs the step
+	// again (Argo v3.7); the remediator must leave the rerun alone.
+	Reruns
+	// NotStuck: nothing is wrong (healthy step, or a wait container that
+	// finishes its outputs); the remediator, started early, waits and
+	// writes nothing.
+	NotStuck
+	// Racy: a race inside the controller decides between Ends and Stuck
+	// (Why says which); the case checks whichever happened, in full.
+	Racy
+)
+
+func (u Upstream) String() string {
+	return [...]string{"stuck", "ends", "reruns", "not-stuck", "racy"}[u]
+}
+
+// Expectation is what a scenario leads to on one controller version.
+type Expectation struct {
+	Upstream Upstream
+	// Phase is the workflow's terminal phase (with the remediator where
+	// Upstream is Stuck).
+	Phase wfv1.WorkflowPhase
+	// Action is what the remediator writes where Upstream is Stuck:
+	// "complete" (flip the label) or "create" (legacy path).
+	Action string
+	// Why: the code path or the measurement behind the expectation.
+	Why string
+}
+
+// Reasons shared by several rows.
+const (
+	whyGate        = "markWorkflowPhase refuses to complete while taskResultsCompletionStatus has a false entry; v3.5.8 has no escape"
+	whyTwoMinutes  = "the controller completes a false task result of a node whose pod is gone only 2 min after the node finished (#13798): stuck over the window"
+	whyWaitExit    = "the controller saw the wait container terminated non-zero and marked the task result complete (#13491), in the same reconcile as the node"
+	whyRerun       = "v3.7 counts a node whose task result is not synced as unfinished: the missing pod is re-created and the step reruns (the rerun pod succeeds here)"
+	whyControl     = "no false entry, nothing gates completion: the node ends Error \"pod deleted\" and the workflow with it"
+	whyHealthy     = "healthy step: the remediator sees a running node, then a complete task result"
+	whyWaitSaves   = "wait still runs, so the node stays Running; the executor reports the output and exits 0: the remediator waits and writes nothing"
+	whyLegacy35    = "the v3.5 controller copies the pod annotation report-outputs-completed=false into the status entry; with the pod gone no task result exists for any escape to act on"
+	whyLegacyGone  = "v3.6+ ignores the legacy pod annotation (the constant is gone): the bug cannot be reproduced, the workflow fails normally"
+	whyV37Unsynced = "v3.7 marks the entry complete on the wait's exit 137 but leaves the node unsynced in that pass; the workflow ends only if another event requeues it (the reference: 10 s in ~65% of runs, else ~300 s, until a watch restarts); with the pod kept nothing else happens"
+	whyDAGTwoMin   = whyTwoMinutes + "; only the one DAG task is held, the two others succeed with their outputs"
+)
+
+// Expectations are the rows of the matrix: scenario name → version →
+// expectation. They come from the reference notes and from runs on the
+// real controllers (docs/benchmarks.md); where they differ from the
+// reference, Why says so.
+var Expectations = map[string]map[string]Expectation{
+	"1-oom-deleted-at-once": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate},
+		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
+		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
+		"v3.7.3":  {Reruns, wfv1.WorkflowSucceeded, "", whyRerun},
+	},
+	"2-oom-deleted-after-failed": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate},
+		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + "; the reference measured ~125 s after the deletion, but there the pod went before the controller saw the wait's exit"},
+		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + "; see v3.5.13"},
+		"v3.7.3":  {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
+	},
+	"3-oom-pod-kept": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate},
+		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
+		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
+		"v3.7.3":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced},
+	},
+	"4-wait-finishes-with-outputs": {
+		"v3.5.8":  {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+		"v3.5.13": {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+		"v3.6.15": {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+		"v3.7.3":  {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+	},
+	"5-legacy-annotation": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowError, "create", whyLegacy35},
+		"v3.5.13": {Stuck, wfv1.WorkflowError, "create", whyLegacy35},
+		"v3.6.15": {Ends, wfv1.WorkflowError, "", whyLegacyGone},
+		"v3.7.3":  {Ends, wfv1.WorkflowError, "", whyLegacyGone},
+	},
+	// The DAG ends Error, not Failed: its failed task is Error "pod deleted".
+	"6-dag-one-of-three-oom": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate},
+		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
+		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
+		"v3.7.3":  {Reruns, wfv1.WorkflowSucceeded, "", whyRerun},
+	},
+	"7-healthy": {
+		"v3.5.8":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+		"v3.5.13": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+		"v3.6.15": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+		"v3.7.3":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+	},
+	"control-no-task-result": {
+		"v3.5.8":  {Ends, wfv1.WorkflowError, "", whyControl},
+		"v3.5.13": {Ends, wfv1.WorkflowError, "", whyControl},
+		"v3.6.15": {Ends, wfv1.WorkflowError, "", whyControl},
+		"v3.7.3":  {Ends, wfv1.WorkflowError, "", whyControl},
+	},
+}
+
+// ExpectationFor returns the expectation of scenario s on version.
+func ExpectationFor(version string, s Scenario) (Expectation, error) {
+	e, ok := Expectations[s.Name][version]
+	if !ok {
+		return e, fmt.Errorf("e2e: no expectation for %s on %s", s.Name, version)
+	}
+	return e, nil
+}

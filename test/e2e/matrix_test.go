@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+)
+
+// Bounds of a case. The controller requeues a workflow 10 s after each
+// event, so each step of a case takes about 10 s.
+const (
+	// window is how long a stuck workflow must be seen to stay Running.
+	// v3.5.13/v3.6.15 self-heal 2 min after the node finished: far beyond.
+	window = 20 * time.Second
+	// grace is the remediator's grace for a vanished pod (30 s by
+	// default; small here for speed).
+	grace = 2 * time.Second
+	// settle bounds each wait for the controller (several requeues).
+	settle = 45 * time.Second
+)
+
+// TestMatrix runs every scenario on every controller version and checks
+// the expectation of the pair: (a) without the remediator, the workflow is
+// stuck over the window, ends, or reruns the step; (b) the real remediator
+// then ends a stuck workflow and leaves every other one alone; (c) nothing
+// was written while a wait container could still write.
+func TestMatrix(t *testing.T) {
+	for _, s := range Scenarios {
+		for _, v := range argo.Versions {
+			exp, err := ExpectationFor(v, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Run(s.Name+"/"+v, func(t *testing.T) {
+				t.Parallel()
+				began := time.Now()
+				c := startCheck(t, v, s, exp)
+				switch exp.Upstream {
+				case NotStuck:
+					c.notStuck()
+				case Stuck:
+					c.stuck(c.victimDone(), true)
+				case Ends:
+					c.ends(c.victimDone())
+				case Reruns:
+					c.reruns(c.victimDone())
+				case Racy:
+					c.racy(c.victimDone())
+				}
+				if err := c.k.Player.Err(); err != nil {
+					t.Error(err)
+				}
+				t.Logf("took %s", time.Since(began).Round(time.Second))
+			})
+		}
+	}
+}
+
+// startCheck starts the case; for an early scenario, the remediator starts
+// at the victim's trigger (its OOM, or for a healthy step its node running).
+func startCheck(t *testing.T, version string, s Scenario, exp Expectation) check {
+	c := check{t: t, s: s, exp: exp, early: make(chan outcome, 1)}
+	fired := make(chan Timeline, 1)
+	hooks := Hooks{}
+	if s.Early {
+		fire := func(tl Timeline) { fired <- tl }
+		if s.Fate == Succeeds {
+			hooks.Running = fire
+		} else {
+			hooks.OOM = fire
+		}
+	}
+	k, err := StartCase(context.Background(), env, version, s, logDir, hooks)
+	if k != nil {
+		t.Cleanup(k.Close)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.k = k
+	t.Logf("namespace %s, workflow %s; expecting %s → %s (%s)", k.NS, k.WF.Name, exp.Upstream, exp.Phase, exp.Why)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("state: %s; controller log: %s", k.Describe(context.Background()), k.Ctl.LogPath)
+		}
+	})
+	if c.rem, err = k.Remediator(remediate.Options{Grace: grace, Deadline: 90 * time.Second, VerifyTimeout: settle}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Early {
+		go func() {
+			select {
+			case tl := <-fired:
+				res, err := c.rem.Run(context.Background(), k.Target(tl, "OOMKilled"))
+				c.early <- outcome{res, err}
+			case <-time.After(2 * time.Minute): // receive reports it
+			}
+		}()
+	}
+	return c
+}
+
+// notStuck: the remediator, started at the trigger, must wait for the
+// healthy executor and write nothing; the workflow must not end before the
+// wait container did.
+func (c check) notStuck() {
+	victim := c.victimDone()
+	wf, at := c.awaitPhase(c.exp.Phase)
+	if at.Before(victim.WaitEnded) {
+		c.t.Errorf("the workflow ended (%s) before the wait container did (%s)", at.Format(time.StampMilli), victim.WaitEnded.Format(time.StampMilli))
+	}
+	c.remediatorLeftAlone(c.receive(), remediate.OutcomeNotStuck, "task-result-complete")
+	c.outputsIntact(wf)
+	c.safe(victim, remediate.Result{})
+}
+
+// stuck: the workflow stays Running over the window (unless already
+// observed); the remediator ends it.
+func (c check) stuck(victim Timeline, observe bool) {
+	c.awaitNodeEnded(victim)
+	if observe {
+		if err := c.k.StaysRunning(context.Background(), window); err != nil {
+			c.t.Fatalf("expected the workflow stuck in Running for %s: %v", window, err)
+		}
+	}
+	res := c.runRemediator(victim)
+	if res.Outcome != remediate.OutcomeRemediated || res.Action != c.exp.Action {
+		c.t.Fatalf("remediator: %s, action %q (%s); want remediated, %q", res.Outcome, res.Action, res.Reason, c.exp.Action)
+	}
+	wf, at := c.awaitPhase(c.exp.Phase)
+	c.t.Logf("remediated (%s, %s); the workflow was %s %.1fs after the write", res.Action, res.Reason, wf.Status.Phase, at.Sub(res.Acted).Seconds())
+	c.safe(victim, res)
+	c.outputsIntact(wf)
+}
+
+// ends: the controller ends the workflow on its own; the remediator finds
+// it complete.
+func (c check) ends(victim Timeline) {
+	wf, _ := c.awaitPhase(c.exp.Phase)
+	c.remediatorLeftAlone(c.runRemediator(victim), remediate.OutcomeAlreadyComplete)
+	c.safe(victim, remediate.Result{})
+	c.outputsIntact(wf)
+}
+
+// reruns: the controller re-creates the pod and puts the node back to
+// Pending/Running; the remediator, triggered by the first pod, must leave
+// the rerun alone.
+func (c check) reruns(victim Timeline) {
+	rerun, err := c.k.Player.Await(context.Background(), settle, "the re-created pod", func(tl Timeline) bool {
+		return tl.NodeID == victim.NodeID && tl.Attempt > 1
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.awaitNode(victim, "the node back to Pending/Running", func(n wfv1.NodeStatus) bool {
+		return n.Phase == wfv1.NodePending || n.Phase == wfv1.NodeRunning
+	})
+	res := c.runRemediator(victim)
+	c.remediatorLeftAlone(res, remediate.OutcomeNotStuck, "pod-replaced", "node-pending")
+	wf, _ := c.awaitPhase(c.exp.Phase)
+	c.t.Logf("rerun pod uid %s replaced %s; remediator %s (%s)", rerun.PodUID, victim.PodUID, res.Outcome, res.Reason)
+	c.safe(victim, remediate.Result{})
+	c.outputsIntact(wf)
+}
+
+// racy: whichever way the controller's race went, check it in full.
+func (c check) racy(victim Timeline) {
+	c.awaitNodeEnded(victim)
+	if c.k.StaysRunning(context.Background(), window) == nil {
+		c.t.Logf("racy upstream: this run stuck over the %s window", window)
+		c.stuck(victim, false)
+		return
+	}
+	c.t.Log("racy upstream: this run ended on its own")
+	c.ends(victim)
+}

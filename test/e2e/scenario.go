@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Executor says how the played executor of the victim reports its outputs.
+type Executor int
+
+const (
+	// TaskResult: InitializeOutput creates the node's WorkflowTaskResult
+	// labelled report-outputs-completed=false (Argo v3.5.6+).
+	TaskResult Executor = iota
+	// Legacy: no task result; the pod is annotated
+	// report-outputs-completed=false, as the executor does when RBAC
+	// forbids task results.
+	Legacy
+	// NoReport: neither (the control: nothing says outputs are pending).
+	NoReport
+)
+
+// Fate is how the played kubelet ends the victim's pod (its first attempt;
+// a pod the controller re-creates always succeeds).
+type Fate int
+
+const (
+	// Succeeds: the step runs a few seconds, the executor reports its
+	// outputs, every container exits 0.
+	Succeeds Fate = iota
+	// OOMDeletedAtOnce: main OOMKilled, wait killed, pod deleted at once
+	// (force delete, node loss, pod GC racing the controller).
+	OOMDeletedAtOnce
+	// OOMDeletedAfterFailed: main OOMKilled, wait killed; the pod is
+	// deleted 5 s after the controller marked the node failed.
+	OOMDeletedAfterFailed
+	// OOMPodKept: main OOMKilled, wait killed, the pod stays.
+	OOMPodKept
+	// OOMWaitFinishes: main OOMKilled; wait keeps running, reports an
+	// output parameter 5 s later and exits 0.
+	OOMWaitFinishes
+)
+
+// Shape is the workflow's shape.
+type Shape int
+
+const (
+	// SinglePod: one container template; its node ID is the workflow name.
+	SinglePod Shape = iota
+	// ParallelDAG: a DAG of three independent tasks a, b and c; b is the
+	// victim, a and c succeed with their outputs.
+	ParallelDAG
+)
+
+// Scenario is one row of the matrix.
+type Scenario struct {
+	Name     string
+	Shape    Shape
+	Executor Executor
+	Fate     Fate
+	// Early: the remediator starts at the OOM (for a healthy step: once its
+	// node runs), as an event-driven trigger would, instead of after the
+	// observation window; it must wait and write nothing.
+	Early bool
+}
+
+// Scenarios are the rows of the matrix, in the order.
+var Scenarios = []Scenario{
+	{Name: "1-oom-deleted-at-once", Fate: OOMDeletedAtOnce},
+	{Name: "2-oom-deleted-after-failed", Fate: OOMDeletedAfterFailed},
+	{Name: "3-oom-pod-kept", Fate: OOMPodKept},
+	{Name: "4-wait-finishes-with-outputs", Fate: OOMWaitFinishes, Early: true},
+	{Name: "5-legacy-annotation", Executor: Legacy, Fate: OOMDeletedAtOnce},
+	{Name: "6-dag-one-of-three-oom", Shape: ParallelDAG, Fate: OOMDeletedAtOnce},
+	{Name: "7-healthy", Fate: Succeeds, Early: true},
+	{Name: "control-no-task-result", Executor: NoReport, Fate: OOMDeletedAtOnce},
+}
+
+// ScenarioNamed returns the scenario called name.
+func ScenarioNamed(name string) (Scenario, bool) {
+	for _, s := range Scenarios {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scenario{}, false
+}
+
+// VictimTask is the DAG task whose pod meets the scenario's fate.
+const VictimTask = "b"
+
+// OutputParam is the output parameter every step declares and the played
+// executor reports when the step's wait container finishes normally.
+const OutputParam = "result"
+
+// OutputValue is the value the played executor reports for a node.
+func OutputValue(displayName string) string { return displayName + "-ok" }
+
+// NewWorkflow returns the scenario's workflow, to be created in ns.
+func (s Scenario) NewWorkflow(ns string) *wfv1.Workflow {
+	step := wfv1.Template{
+		Name: "step",
+		Container: &corev1.Container{Image: "busybox", Command: []string{"sh", "-c", "head -c 1G /dev/zero | tail; echo ok > /tmp/result"},
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}},
+		Outputs: wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputParam, ValueFrom: &wfv1.ValueFrom{Path: "/tmp/result"}}}},
+	}
+	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Namespace: ns}}
+	switch s.Shape {
+	case ParallelDAG:
+		var tasks []wfv1.DAGTask
+		for _, name := range []string{"a", VictimTask, "c"} {
+			tasks = append(tasks, wfv1.DAGTask{Name: name, Template: step.Name})
+		}
+		wf.Spec = wfv1.WorkflowSpec{Entrypoint: "main", Templates: []wfv1.Template{
+			{Name: "main", DAG: &wfv1.DAGTemplate{Tasks: tasks}}, step}}
+	default:
+		wf.Spec = wfv1.WorkflowSpec{Entrypoint: step.Name, Templates: []wfv1.Template{step}}
+	}
+	return wf
+}
