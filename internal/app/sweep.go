@@ -19,8 +19,7 @@ const sweepNodeDeadline = 15 * time.Second
 // at a time, each exactly as a Job would.
 func (r *runner) sweep(ctx context.Context) error {
 	start := r.deps.Clock.Now()
-	sc := sweep.Scanner{Kube: r.deps.Kube, Argo: r.deps.Argo, Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
-	scan, err := sc.Scan(ctx, start)
+	scan, err := r.scanner().Scan(ctx, start)
 	if err != nil {
 		return fmt.Errorf("sweep: %w", err)
 	}
@@ -58,8 +57,7 @@ func (r *runner) sweep(ctx context.Context) error {
 // re-trigger given only a workflow name). Unlike the sweep, each node's
 // remediation waits for it to become safe.
 func (r *runner) workflow(ctx context.Context) error {
-	sc := sweep.Scanner{Kube: r.deps.Kube, Argo: r.deps.Argo, Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
-	scan, err := sc.Scan(ctx, r.deps.Clock.Now())
+	scan, err := r.scanner().Scan(ctx, r.deps.Clock.Now())
 	if err != nil {
 		return fmt.Errorf("finding the stuck nodes of %s/%s: %w", r.cfg.Namespace, r.cfg.Workflow, err)
 	}
@@ -70,6 +68,12 @@ func (r *runner) workflow(ctx context.Context) error {
 	}
 	r.deps.Log.Info("stuck nodes found", "workflow", r.cfg.Workflow, "nodes", len(scan.Candidates))
 	return errors.Join(r.each(ctx, scan.Candidates, r.cfg.SweepConcurrency.Value)...)
+}
+
+// scanner reads the namespace and workflow the configuration names.
+func (r *runner) scanner() sweep.Scanner {
+	return sweep.Scanner{Kube: r.deps.Kube, Argo: r.deps.Argo, Namespace: r.cfg.Namespace,
+		Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
 }
 
 // each remediates the candidates, at most limit at once, and returns one
