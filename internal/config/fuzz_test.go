@@ -3,28 +3,102 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-// FuzzLoad feeds arbitrary values to every variable: Load never panics,
-// and a configuration it accepts is one Validate accepts.
+// fuzzVars are the variables FuzzLoad sets, in the order of its arguments.
+// TestFuzzLoadCoversEveryVariable keeps the list complete.
+var fuzzVars = []string{
+	"NAMESPACE", "WORKFLOW", "NODE_ID", "POD_NAME", "POD_UID", "REASON",
+	"GRACE_PERIOD", "DEADLINE", "VERIFY_TIMEOUT",
+	"SINK_URL", "SINK_TOKEN_FILE", "SINK_TIMEOUT", "SINK_RETRIES", "CLUSTER_NAME", "ARGO_UI_URL",
+	"SWEEP_CONCURRENCY", "DRY_RUN", "NUDGE", "LOG_LEVEL", "LOG_FORMAT", "KUBECONFIG",
+}
+
+// FuzzLoad feeds arbitrary values to every variable, in both modes. Load
+// never panics; every problem it reports names a REMEDIATOR_ variable; and a
+// configuration it accepts is one the remediator can use: valid Kubernetes
+// names, an absolute http(s) sink, non-negative durations with the deadline
+// past the grace period, bounded retries and concurrency.
 func FuzzLoad(f *testing.F) {
-	f.Add("team-a", "etl", "etl-1", "30s", "10m", "https://sink.example.com/x", "true", "OOMKilled")
-	f.Add("", "", "", "", "", "", "", "")
-	f.Add("Bad_NS", "-", strings.Repeat("x", 300), "-1s", "soon", "/rel", "maybe", "because")
-	f.Fuzz(func(t *testing.T, ns, wf, node, grace, deadline, sink, dry, reason string) {
-		for k, v := range map[string]string{
-			"REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_WORKFLOW": wf, "REMEDIATOR_NODE_ID": node,
-			"REMEDIATOR_GRACE_PERIOD": grace, "REMEDIATOR_DEADLINE": deadline, "REMEDIATOR_SINK_URL": sink,
-			"REMEDIATOR_DRY_RUN": dry, "REMEDIATOR_REASON": reason,
-		} {
+	f.Add(false, "team-a", "etl", "etl-1", "etl-1-pod", "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f", "OOMKilled",
+		"30s", "10m", "2m", "https://sink.example.com/x", "", "10s", "5", "prod", "https://argo.example.com",
+		"4", "false", "true", "info", "json", "")
+	f.Add(true, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "")
+	f.Add(false, "Bad_NS", "-", strings.Repeat("x", 300), "UPPER", "uid with spaces", "because",
+		"-1s", "soon", "10", "/rel", "/var/run/token", "0s", "-1", "Not A Name", "argo.example.com",
+		"0", "maybe", "yes", "loud", "xml", "/nonexistent/kubeconfig")
+	f.Add(false, "ns", "wf", "", "pod", "", "deleted", "1h", "1h", "0s", "http://[::1", "", "1ns", "21",
+		"a.b", "ftp://h", "65", "1", "0", "debug", "text", "")
+	f.Fuzz(func(t *testing.T, sweep bool, ns, wf, node, pod, uid, reason, grace, deadline, verify,
+		sink, tokenFile, sinkTimeout, retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig string) {
+		values := []string{ns, wf, node, pod, uid, reason, grace, deadline, verify, sink, tokenFile, sinkTimeout,
+			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig}
+		for i, v := range values {
 			if strings.ContainsRune(v, 0) {
 				t.Skip("environment values cannot hold NUL")
 			}
-			t.Setenv(k, v)
+			t.Setenv(Prefix+"_"+fuzzVars[i], v)
 		}
-		c, err := Load("")
-		if err == nil && (c.Namespace == "" || c.Workflow == "" || c.Deadline.Duration <= c.GracePeriod.Duration) {
-			t.Fatalf("accepted an unusable configuration: %+v", c)
+		mode := ""
+		if sweep {
+			mode = ModeSweep
 		}
+		c, err := Load(mode)
+		if err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				if !strings.HasPrefix(line, Prefix+"_") && !strings.HasPrefix(line, "reading the environment") {
+					t.Fatalf("a problem that names no variable: %q", line)
+				}
+			}
+			return
+		}
+		checkUsable(t, c)
 	})
+}
+
+// checkUsable fails when an accepted configuration could not be used.
+func checkUsable(t *testing.T, c Config) {
+	t.Helper()
+	bad := func(what string, v any) { t.Fatalf("accepted an unusable %s: %q (%+v)", what, v, c) }
+	if c.Mode != ModeSweep && (c.Namespace == "" || c.Workflow == "") {
+		bad("target", c.Namespace+"/"+c.Workflow)
+	}
+	for _, n := range []string{c.Workflow, c.NodeID, c.PodName} {
+		if n != "" && len(validation.IsDNS1123Subdomain(n)) > 0 {
+			bad("name", n)
+		}
+	}
+	if c.Namespace != "" && len(validation.IsDNS1123Label(c.Namespace)) > 0 {
+		bad("namespace", c.Namespace)
+	}
+	if c.SinkURL != "" && absoluteHTTP(c.SinkURL) != nil {
+		bad("sink URL", c.SinkURL)
+	}
+	if c.GracePeriod.Duration < 0 || c.VerifyTimeout.Duration < 0 || c.SinkTimeout.Duration <= 0 ||
+		c.Deadline.Duration <= c.GracePeriod.Duration {
+		bad("duration", c.Deadline.raw)
+	}
+	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
+		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)
+	}
+}
+
+// TestFuzzLoadCoversEveryVariable fails when a variable is added to Config
+// without being fuzzed.
+func TestFuzzLoadCoversEveryVariable(t *testing.T) {
+	var b strings.Builder
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	fuzzed := map[string]bool{}
+	for _, v := range fuzzVars {
+		fuzzed[Prefix+"_"+v] = true
+	}
+	for _, line := range strings.Split(b.String(), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 && !fuzzed[f[0]] {
+			t.Errorf("FuzzLoad does not set %s", f[0])
+		}
+	}
 }
