@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/app"
@@ -47,7 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return app.ExitOK
 	}
 	if len(args) > 0 {
-		fmt.Fprintf(stderr, "remediator: unexpected argument %q; the configuration comes from REMEDIATOR_* variables (see --help)\n", args[0])
+		// Only the flag's name: its value may be a secret (--token=...).
+		name, _, _ := strings.Cut(args[0], "=")
+		fmt.Fprintf(stderr, "remediator: unexpected argument %q; the configuration comes from REMEDIATOR_* variables (see --help)\n", name)
 		return app.ExitBadInput
 	}
 	cfg, err := config.Load(mode)
@@ -59,6 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	identity, _ := os.Hostname()
 
 	restCfg, err := kube.Config(cfg.Kubeconfig, "argo-oom-remediator/"+identity)
+	if err != nil && cfg.Kubeconfig != "" {
+		// The file exists (Validate checked) but is no usable kubeconfig.
+		fmt.Fprintln(stderr, (&app.BadInputError{Err: fmt.Errorf("%s_KUBECONFIG: %w", config.Prefix, err)}).Error())
+		return app.ExitBadInput
+	}
 	if err != nil {
 		log.Error("no cluster", "error", err)
 		return app.ExitFailure

@@ -1,8 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
-
 	"testing"
 	"time"
 
@@ -85,8 +86,12 @@ func TestValidateNamesEveryBadVariable(t *testing.T) {
 }
 
 func TestValidAccepted(t *testing.T) {
+	token := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(token, []byte("s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	setEnv(t, merge(valid, map[string]string{
-		"REMEDIATOR_SINK_URL": "https://events.example.com/remediations", "REMEDIATOR_SINK_TOKEN_FILE": "/var/run/secrets/sink/token",
+		"REMEDIATOR_SINK_URL": "https://events.example.com/remediations", "REMEDIATOR_SINK_TOKEN_FILE": token, "REMEDIATOR_KUBECONFIG": token,
 		"REMEDIATOR_ARGO_UI_URL": "https://argo.example.com", "REMEDIATOR_REASON": ReasonOOMKilled, "REMEDIATOR_DRY_RUN": "true",
 		"REMEDIATOR_POD_UID": "9c1d2f35-1b6e-4a8f-9a51-0d4cbd1e2a77", "REMEDIATOR_GRACE_PERIOD": "0s",
 	}))
@@ -145,4 +150,71 @@ func merge(a, b map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// TestFilesAreChecked: the sink token file and the kubeconfig must be
+// readable regular files, and the token file must not be empty; the error
+// names the variable and the path, never the file's content.
+func TestFilesAreChecked(t *testing.T) {
+	dir := t.TempDir()
+	empty, blank := filepath.Join(dir, "empty"), filepath.Join(dir, "blank")
+	for path, content := range map[string]string{empty: "", blank: " \n\t\n"} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := map[string]string{"REMEDIATOR_SINK_URL": "https://events.example.com/x"}
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"token file missing", "REMEDIATOR_SINK_TOKEN_FILE", filepath.Join(dir, "nope"), "does not exist"},
+		{"token file is a directory", "REMEDIATOR_SINK_TOKEN_FILE", dir, "is not a regular file"},
+		{"token file empty", "REMEDIATOR_SINK_TOKEN_FILE", empty, "is empty"},
+		{"token file blank", "REMEDIATOR_SINK_TOKEN_FILE", blank, "is empty"},
+		{"kubeconfig missing", "REMEDIATOR_KUBECONFIG", filepath.Join(dir, "nope"), "does not exist"},
+		{"kubeconfig is a directory", "REMEDIATOR_KUBECONFIG", dir, "is not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, merge(merge(valid, sink), map[string]string{tt.key: tt.value}))
+			_, err := Load("")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if want := tt.key + ": " + `"` + tt.value + `" ` + tt.want; err.Error() != want {
+				t.Errorf("error %q, want %q", err, want)
+			}
+		})
+	}
+}
+
+// TestNoVariableTakesASecret: a token is only ever read from a file, so
+// no variable (and no argument: main takes none) carries one.
+func TestNoVariableTakesASecret(t *testing.T) {
+	var b strings.Builder
+	if err := Usage(&b); err != nil {
+		t.Fatal(err)
+	}
+	var tokenVars []string
+	for _, line := range strings.Split(b.String(), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		upper := strings.ToUpper(f[0])
+		for _, secret := range []string{"TOKEN", "PASSWORD", "SECRET", "KEY", "CREDENTIAL", "AUTH"} {
+			if strings.Contains(upper, secret) {
+				tokenVars = append(tokenVars, f[0])
+				if !strings.HasSuffix(upper, "_FILE") {
+					t.Errorf("%s looks like it takes a secret itself; take a file instead", f[0])
+				}
+			}
+		}
+	}
+	if len(tokenVars) != 1 || tokenVars[0] != "REMEDIATOR_SINK_TOKEN_FILE" {
+		t.Errorf("variables about secrets: %v, want only REMEDIATOR_SINK_TOKEN_FILE", tokenVars)
+	}
+	if !strings.Contains(b.String(), "never the token itself") {
+		t.Errorf("the usage does not say the token is never given directly:\n%s", b.String())
+	}
 }

@@ -83,6 +83,15 @@ func (c Config) Validate() error {
 	}
 	if c.SinkTokenFile != "" && c.SinkURL == "" {
 		bad("SINK_TOKEN_FILE", "is set but REMEDIATOR_SINK_URL is empty")
+	} else if c.SinkTokenFile != "" {
+		if err := tokenFile(c.SinkTokenFile); err != nil {
+			bad("SINK_TOKEN_FILE", "%v", err)
+		}
+	}
+	if c.Kubeconfig != "" {
+		if err := regularFile(c.Kubeconfig); err != nil {
+			bad("KUBECONFIG", "%v", err)
+		}
 	}
 	if c.ArgoUIURL != "" {
 		if err := absoluteHTTP(c.ArgoUIURL); err != nil {
