@@ -2,13 +2,18 @@
 # Builds the pinned Kubernetes, etcd, Argo Workflows controller and lint
 # binaries from Go modules into the git-ignored bin/ folder.
 #
-# Usage: hack/build-tools.sh [-f] [all|cluster|controllers|lint]...
+# Usage: hack/build-tools.sh [-f] [all|cluster|controllers|lint|vulndb]...
 #   all          everything below (the default)
 #   cluster      bin/k8s/$KUBERNETES_VERSION/{kube-apiserver,kubectl,etcd}
 #                (the directory envtest's KUBEBUILDER_ASSETS points at)
 #   controllers  bin/workflow-controller/<version>/workflow-controller
 #   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>
 #                (plus unversioned symlinks bin/golangci-lint, bin/govulncheck)
+#                and the vulndb target below
+#   vulndb       bin/vulndb/$VULNDB_VERSION/: the Go vulnerability database
+#                (v1 layout, for govulncheck -db file://...) built offline by
+#                golang.org/x/vulndb's cmd/indexdb from the data/osv folder of
+#                the same golang.org/x/vulndb module version
 #   -f           rebuild even when the stamp says the binary is up to date
 #
 # Versions come from hack/versions.env; each tool is built from its wrapper
@@ -144,24 +149,58 @@ build_lint() {
 	ln -sfn "govulncheck-$GOVULNCHECK_VERSION" "$BIN/govulncheck"
 }
 
+# build_vulndb: the OSV entries ship inside the golang.org/x/vulndb module
+# (data/osv/*.json), so the module proxy is enough to build the database that
+# vuln.go.dev serves. indexdb comes from the same module version (wrapper
+# hack/tools/vulndb). The database is written to a temporary directory, the
+# stamp into it, and the directory renamed into place last: a directory
+# bin/vulndb/<version> with a current stamp is always complete.
+build_vulndb() {
+	local m="$TOOLS/vulndb" v="$VULNDB_VERSION" out="$BIN/vulndb/$VULNDB_VERSION"
+	require_version "$m" golang.org/x/vulndb "$v"
+	build indexdb "$v" "$m" "$BIN/vulndb" "" golang.org/x/vulndb/cmd/indexdb:indexdb-"$v"
+	local want
+	want="$(stamp_of "$m" "$v" "")"
+	if [[ $FORCE == 0 && -f "$out/.vulndb.stamp" && "$(cat "$out/.vulndb.stamp")" == "$want" ]]; then
+		log "vulndb $v: up to date in ${out#"$ROOT"/}"
+		return
+	fi
+	local src tmp t0
+	src="$(cd "$m" && go mod download golang.org/x/vulndb && go list -m -f '{{.Dir}}' golang.org/x/vulndb)"
+	[[ -d "$src/data/osv" ]] || die "golang.org/x/vulndb@$v has no data/osv folder (module dir '$src')"
+	tmp="$(mktemp -d "$BIN/vulndb/.build-vulndb.XXXXXX")"
+	# shellcheck disable=SC2064 # expand now: tmp is local
+	trap "rm -rf '$tmp'" EXIT
+	log "vulndb $v: indexing $(find "$src/data/osv" -name '*.json' | wc -l) OSV entries ..."
+	t0=$(date +%s)
+	"$BIN/vulndb/indexdb-$v" -vulns "$src/data/osv" -out "$tmp/db"
+	printf '%s\n' "$want" >"$tmp/db/.vulndb.stamp"
+	rm -rf "$out"
+	mv "$tmp/db" "$out"
+	rm -rf "$tmp"
+	trap - EXIT
+	log "vulndb $v: built ${out#"$ROOT"/} in $(($(date +%s) - t0))s ($(du -sm "$out" | cut -f1) MiB, snapshot of $(cd "$m" && go list -m -f "{{.Time.UTC}}" golang.org/x/vulndb))"
+}
+
 main() {
 	local targets=() t
 	for t in "$@"; do
 		case "$t" in
 		-f | --force) FORCE=1 ;;
 		-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-		all | cluster | controllers | lint) targets+=("$t") ;;
-		*) die "unknown target '$t' (want all, cluster, controllers or lint)" ;;
+		all | cluster | controllers | lint | vulndb) targets+=("$t") ;;
+		*) die "unknown target '$t' (want all, cluster, controllers, lint or vulndb)" ;;
 		esac
 	done
 	[[ ${#targets[@]} -gt 0 ]] || targets=(all)
 	local start=$(date +%s)
 	for t in "${targets[@]}"; do
 		case "$t" in
-		all) build_cluster; build_controllers; build_lint ;;
+		all) build_cluster; build_controllers; build_lint; build_vulndb ;;
 		cluster) build_cluster ;;
 		controllers) build_controllers ;;
-		lint) build_lint ;;
+		lint) build_lint; build_vulndb ;;
+		vulndb) build_vulndb ;;
 		esac
 	done
 	log "done in $(($(date +%s) - start))s"
