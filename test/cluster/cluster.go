@@ -24,9 +24,10 @@ type Options struct {
 	RepoRoot string
 	// StateDir, if set, holds etcd's data ("etcd"), the certificates ("pki")
 	// and the component logs ("logs/etcd.log", "logs/kube-apiserver.log"), and
-	// is kept after Stop. Empty means temporary directories, removed by Stop,
+	// is kept after Stop. Empty means a temporary directory, removed by Stop,
 	// with the component output discarded (or attached to this process's
 	// stdout/stderr when KUBEBUILDER_ATTACH_CONTROL_PLANE_OUTPUT=true).
+	// Either way the data and certificates outlive a component restart.
 	StateDir string
 	// APIServerPort and EtcdPort are loopback ports to listen on; 0 picks a
 	// free one. A fixed port that is taken fails fast with an error naming it.
@@ -49,8 +50,9 @@ type Cluster struct {
 	// AssetsDir is the directory the binaries were taken from.
 	AssetsDir string
 
-	env  *envtest.Environment
-	logs []io.Closer
+	env     *envtest.Environment
+	logs    []io.Closer
+	tempDir string // removed by Stop; empty with Options.StateDir
 }
 
 // Launch starts etcd and kube-apiserver, installs the CRDs and waits until they
@@ -82,6 +84,7 @@ func Launch(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	defer func() {
 		if err != nil {
 			c.closeLogs()
+			c.removeTempDir()
 		}
 	}()
 	etcd := &envtest.Etcd{}
@@ -112,6 +115,9 @@ func Launch(ctx context.Context, opts Options) (_ *Cluster, err error) {
 
 // configure applies the ports and state directory of opts.
 func (c *Cluster) configure(opts Options, etcd *envtest.Etcd, api *envtest.APIServer) error {
+	// On SIGTERM, end open watches (within 2s) rather than wait for them
+	// until the shutdown timeout: Stop and a restart stay quick.
+	api.Configure().Set("shutdown-watch-termination-grace-period", "2s")
 	if opts.APIServerPort != 0 {
 		if err := CheckPortFree(opts.APIServerPort, "kube-apiserver"); err != nil {
 			return err
@@ -125,6 +131,20 @@ func (c *Cluster) configure(opts Options, etcd *envtest.Etcd, api *envtest.APISe
 		etcd.URL = &url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.EtcdPort))}
 	}
 	if opts.StateDir == "" {
+		// Fixed directories rather than envtest's own temporary ones, which
+		// it deletes on every Stop: a restarted component must find its
+		// data and certificates again (see restart.go).
+		dir, err := os.MkdirTemp("", "cluster-")
+		if err != nil {
+			return err
+		}
+		c.tempDir = dir
+		etcd.DataDir, api.CertDir = filepath.Join(dir, "etcd"), filepath.Join(dir, "pki")
+		for _, d := range []string{etcd.DataDir, api.CertDir} {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	etcd.DataDir = filepath.Join(opts.StateDir, "etcd")
@@ -162,7 +182,15 @@ func (c *Cluster) setClients(cfg *rest.Config) error {
 func (c *Cluster) Stop() error {
 	err := c.env.Stop()
 	c.closeLogs()
+	c.removeTempDir()
 	return err
+}
+
+func (c *Cluster) removeTempDir() {
+	if c.tempDir != "" {
+		_ = os.RemoveAll(c.tempDir)
+		c.tempDir = ""
+	}
 }
 
 // APIServerURL is the https URL the API server listens on.
