@@ -110,7 +110,8 @@ func (r *runner) report(ctx context.Context, res remediate.Result, runErr error)
 	if err == nil {
 		return runErr
 	}
-	r.deps.Log.Error("notification failed", "error", err)
+	r.deps.Log.Error("notification failed", "namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID,
+		"outcome", res.Outcome, "error", err)
 	r.rec.Record(ctx, remediate.WorkflowRef{Namespace: t.Namespace, Name: t.Workflow, UID: res.WorkflowUID},
 		true, "NotificationFailed", fmt.Sprintf("outcome %s for node %s; the CloudEvent was not delivered: %v", res.Outcome, t.NodeID, err))
 	if runErr != nil {

@@ -79,6 +79,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			if remediatedBefore(s.tr) {
 				res.markPrevious(s.tr)
 				res.Outcome = OutcomeRemediated
+				r.recordEarlier(ctx, res, s.tr)
 			}
 			return res, nil
 		}
@@ -106,6 +107,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 		case decide.Skip:
 			if d.Reason == decide.ReasonTaskResultComplete && remediatedBefore(s.tr) {
 				res.markPrevious(s.tr)
+				r.recordEarlier(ctx, res, s.tr)
 				return r.verify(ctx, res, log)
 			}
 			res.Outcome = OutcomeNotStuck

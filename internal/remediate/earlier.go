@@ -1,0 +1,28 @@
+package remediate
+
+import (
+	"context"
+	"fmt"
+
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+)
+
+// ReasonRemediatedEarlier is the reason of the Event a run records when it
+// finds the fix already written by an earlier run.
+const ReasonRemediatedEarlier = "RemediatedEarlier"
+
+// recordEarlier records a Normal Event for a run that found the task result
+// written by an earlier run (a Job retry, a duplicate trigger). Every run
+// that ends remediated thus leaves one Event on the Workflow, also when the
+// run that wrote was killed between its write and its own Event.
+func (r *Remediator) recordEarlier(ctx context.Context, res Result, tr *wfv1.WorkflowTaskResult) {
+	did := "completed"
+	if res.Action == "create" {
+		did = "created"
+	}
+	t := res.Target
+	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, ReasonRemediatedEarlier,
+		fmt.Sprintf("WorkflowTaskResult %s was %s by an earlier run (%s at %s, %s); this run (%s) found it so",
+			t.NodeID, did, tr.Annotations[AnnotationRemediatedBy], tr.Annotations[AnnotationRemediatedAt],
+			tr.Annotations[AnnotationReason], t.Trigger))
+}
