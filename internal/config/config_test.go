@@ -46,6 +46,7 @@ func TestValidateNamesEveryBadVariable(t *testing.T) {
 		{"nothing set", map[string]string{},
 			[]string{"REMEDIATOR_NAMESPACE: is required", "REMEDIATOR_WORKFLOW: is required"}},
 		{"pod without node", merge(valid, map[string]string{"REMEDIATOR_NODE_ID": "", "REMEDIATOR_POD_NAME": "p"}), []string{"REMEDIATOR_POD_NAME"}},
+		{"pod UID without node", merge(valid, map[string]string{"REMEDIATOR_NODE_ID": "", "REMEDIATOR_POD_UID": "9c1d2f35-1b6e-4a8f-9a51-0d4cbd1e2a77"}), []string{"REMEDIATOR_POD_UID: a pod is only meaningful"}},
 		{"concurrency", merge(valid, map[string]string{"REMEDIATOR_SWEEP_CONCURRENCY": "0"}), []string{"REMEDIATOR_SWEEP_CONCURRENCY"}},
 		{"bad names", map[string]string{"REMEDIATOR_NAMESPACE": "Team_A", "REMEDIATOR_WORKFLOW": "-x", "REMEDIATOR_NODE_ID": strings.Repeat("a", 254), "REMEDIATOR_POD_NAME": "UPPER"},
 			[]string{"REMEDIATOR_NAMESPACE", "REMEDIATOR_WORKFLOW", "REMEDIATOR_NODE_ID", "REMEDIATOR_POD_NAME"}},

@@ -33,8 +33,11 @@ func (c Config) Validate() error {
 	name(c.Workflow, "WORKFLOW", !sweep, validation.IsDNS1123Subdomain)
 	name(c.NodeID, "NODE_ID", false, validation.IsDNS1123Subdomain)
 	name(c.PodName, "POD_NAME", false, validation.IsDNS1123Subdomain)
-	if c.NodeID == "" && (c.PodName != "" || c.PodUID != "") {
+	if c.NodeID == "" && c.PodName != "" {
 		bad("POD_NAME", "a pod is only meaningful with %s_NODE_ID", Prefix)
+	}
+	if c.NodeID == "" && c.PodUID != "" {
+		bad("POD_UID", "a pod is only meaningful with %s_NODE_ID", Prefix)
 	}
 	if sweep && c.NodeID != "" {
 		bad("NODE_ID", "is not used by the sweep, which finds the stuck nodes itself")
