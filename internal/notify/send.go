@@ -63,10 +63,16 @@ func (s Sender) Send(ctx context.Context, ev cloudevents.Event) error {
 	}
 	ctx = cloudevents.WithEncodingStructured(ctx)
 	if s.Retries > 0 {
-		ctx = cloudevents.ContextWithRetriesExponentialBackoff(ctx, s.Backoff, s.Retries)
+		ctx = withRetries(ctx, s.Retries, s.Backoff)
 	}
 	if res := s.Client.Send(ctx, ev); !cloudevents.IsACK(res) {
 		return fmt.Errorf("delivering event %s (%s) for %s: %w", ev.ID(), ev.Type(), ev.Subject(), res)
 	}
 	return nil
+}
+
+// withRetries asks the SDK for exponential backoff whose first retry waits
+// backoff: the SDK waits period·2^n before retry n, counting n from 1.
+func withRetries(ctx context.Context, retries int, backoff time.Duration) context.Context {
+	return cloudevents.ContextWithRetriesExponentialBackoff(ctx, backoff/2, retries)
 }
