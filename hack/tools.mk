@@ -16,13 +16,15 @@ export LOCALBIN KUBEBUILDER_ASSETS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOVULNCHECK := $(LOCALBIN)/govulncheck-$(GOVULNCHECK_VERSION)
+# The offline Go vulnerability database (govulncheck -db file://$(VULNDB)).
+VULNDB := $(LOCALBIN)/vulndb/$(VULNDB_VERSION)
 # $(call workflow-controller,v3.5.8) is the path of that controller binary.
 workflow-controller = $(LOCALBIN)/workflow-controller/$(1)/workflow-controller
 LOCALCLUSTER_KUBECONFIG := $(REPO_ROOT)/.cluster/kubeconfig
 
-.PHONY: tools tools-cluster tools-controllers tools-lint cluster-up cluster-down cluster-status
+.PHONY: tools tools-cluster tools-controllers tools-lint tools-vulndb cluster-up cluster-down cluster-status
 
-tools: ## Build kube-apiserver, kubectl, etcd, the workflow-controllers and lint tools into bin/ (only what changed)
+tools: ## Build kube-apiserver, kubectl, etcd, the workflow-controllers, lint tools and vulnerability database into bin/ (only what changed)
 	$(TOOLS_MK_DIR)/build-tools.sh all
 
 tools-cluster: ## Build kube-apiserver, kubectl and etcd into bin/k8s/<version>/ (KUBEBUILDER_ASSETS)
@@ -31,8 +33,11 @@ tools-cluster: ## Build kube-apiserver, kubectl and etcd into bin/k8s/<version>/
 tools-controllers: ## Build the pinned Argo workflow-controllers into bin/workflow-controller/<version>/
 	$(TOOLS_MK_DIR)/build-tools.sh controllers
 
-tools-lint: ## Build the pinned golangci-lint and govulncheck into bin/
+tools-lint: ## Build the pinned golangci-lint, govulncheck and the vulnerability database into bin/
 	$(TOOLS_MK_DIR)/build-tools.sh lint
+
+tools-vulndb: ## Build the Go vulnerability database (golang.org/x/vulndb@$(VULNDB_VERSION)) into bin/vulndb/<version>/
+	$(TOOLS_MK_DIR)/build-tools.sh vulndb
 
 cluster-up: tools-cluster ## Start the local cluster in the background; KUBECONFIG=.cluster/kubeconfig
 	cd $(REPO_ROOT) && go run ./hack/localcluster up
