@@ -67,6 +67,12 @@ func TestJobOnAPIServer(t *testing.T) {
 			if got := env(job)["REMEDIATOR_REASON"]; got != "OOMKilled" {
 				t.Errorf("REMEDIATOR_REASON = %q, want the first event's OOMKilled", got)
 			}
+			// The API server keeps the podFailurePolicy (restartPolicy Never)
+			// and defaults the condition pattern's status.
+			if p := job.Spec.PodFailurePolicy; p == nil || len(p.Rules) != 2 || p.Rules[0].OnExitCodes == nil ||
+				len(p.Rules[1].OnPodConditions) != 1 || p.Rules[1].OnPodConditions[0].Status != "True" {
+				t.Errorf("podFailurePolicy as stored: %+v", job.Spec.PodFailurePolicy)
+			}
 			if job.Labels["events.argoproj.io/sensor"] != sensor.Name {
 				t.Errorf("labels = %v, want the trigger's events.argoproj.io/* labels too", job.Labels)
 			}

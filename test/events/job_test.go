@@ -105,6 +105,17 @@ func assertJobSpec(t *testing.T, job *batchv1.Job) {
 		s.ActiveDeadlineSeconds == nil || *s.ActiveDeadlineSeconds != 900 {
 		t.Errorf("ttlSecondsAfterFinished, backoffLimit, activeDeadlineSeconds = %v, %v, %v", s.TTLSecondsAfterFinished, s.BackoffLimit, s.ActiveDeadlineSeconds)
 	}
+	// Never a crash loop: bad input (exit 2) fails the Job at once; other
+	// failures are retried up to backoffLimit; evictions are not counted.
+	wantPolicy := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			ContainerName: ptr.To("remediator"), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{2}}},
+		{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
+			{Type: corev1.DisruptionTarget}}},
+	}}
+	if !reflect.DeepEqual(s.PodFailurePolicy, wantPolicy) {
+		t.Errorf("podFailurePolicy = %+v\nwant %+v", s.PodFailurePolicy, wantPolicy)
+	}
 	pod := s.Template.Spec
 	if pod.ServiceAccountName != "oom-remediator" || pod.RestartPolicy != corev1.RestartPolicyNever {
 		t.Errorf("serviceAccountName, restartPolicy = %q, %q", pod.ServiceAccountName, pod.RestartPolicy)
