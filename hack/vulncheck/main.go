@@ -99,6 +99,7 @@ type finding struct {
 
 // scan is what readScan keeps from a govulncheck stream.
 type scan struct {
+	scanner   string // govulncheck's version
 	goVersion string
 	db        string
 	findings  map[key]*finding
@@ -124,6 +125,8 @@ type message struct {
 	} `json:"finding"`
 }
 
+// frame is one function of a trace; the first is the vulnerable one, the last
+// the entry point in our code.
 type frame struct {
 	Module   string `json:"module"`
 	Version  string `json:"version"`
@@ -167,7 +170,7 @@ func readScan(r io.Reader) (*scan, error) {
 				return nil, fmt.Errorf("govulncheck scan level is %q, want symbol (do not pass -scan)", m.Config.ScanLevel)
 			}
 			sawConfig = true
-			s.goVersion, s.db = m.Config.GoVersion, m.Config.DB
+			s.scanner, s.goVersion, s.db = m.Config.ScannerVersion, m.Config.GoVersion, m.Config.DB
 		case m.OSV != nil:
 			summaries[m.OSV.ID] = m.OSV.Summary
 		case m.Finding != nil:
@@ -272,8 +275,8 @@ func compare(found map[key]*finding, list map[key]accepted) report {
 }
 
 func (r report) print(w io.Writer, s *scan) {
-	fmt.Fprintf(w, "govulncheck %s, %s: %d findings reach vulnerable code (%d accepted); %d package- or module-level findings ignored\n",
-		s.goVersion, s.db, len(r.accepted)+len(r.unknown), len(r.accepted), s.ignored)
+	fmt.Fprintf(w, "govulncheck %s, %s, %s: %d findings reach vulnerable code (%d accepted); %d package- or module-level findings ignored\n",
+		s.scanner, s.goVersion, s.db, len(r.accepted)+len(r.unknown), len(r.accepted), s.ignored)
 	for _, f := range r.accepted {
 		fmt.Fprintf(w, "  accepted %s %s: %s via %s\n", f, f.version, f.symbol, f.entry)
 	}

@@ -66,8 +66,8 @@ func TestReadScanKeepsOnlySymbolFindings(t *testing.T) {
 	if s.findings[key{"GO-2000-0004", "example.com/m"}] == nil {
 		t.Errorf("GO-2000-0004 (example.com/m) not kept: %v", s.findings)
 	}
-	if s.goVersion != "go1.26.8" || s.db != "file:///db" {
-		t.Errorf("config = %q, %q; want go1.26.8, file:///db", s.goVersion, s.db)
+	if s.scanner != "v1.9.0" || s.goVersion != "go1.26.8" || s.db != "file:///db" {
+		t.Errorf("config = %q, %q, %q; want v1.9.0, go1.26.8, file:///db", s.scanner, s.goVersion, s.db)
 	}
 }
 
