@@ -1,6 +1,7 @@
 package restart
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +23,7 @@ type request struct {
 	resource string // plural: workflows, workflowtaskresults, pods, events
 	status   int    // of the answer; 0: none (connection dropped) or not yet
 	done     time.Time
+	expired  bool // the answer carried a 410 Expired Status (a watch ERROR event, or the body)
 }
 
 func (r request) String() string { return r.verb + " " + r.resource }
@@ -92,7 +94,7 @@ func (p *apiProxy) handle(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	defer func() {
 		p.mu.Lock()
-		p.seen[i].status, p.seen[i].done = rec.status, time.Now()
+		p.seen[i].status, p.seen[i].done, p.seen[i].expired = rec.status, time.Now(), rec.expired
 		p.mu.Unlock()
 	}()
 	if intercept != nil && intercept(rec, r, req) {
@@ -101,10 +103,12 @@ func (p *apiProxy) handle(w http.ResponseWriter, r *http.Request) {
 	p.forward.ServeHTTP(rec, r)
 }
 
-// statusRecorder notes the status of an answer.
+// statusRecorder notes the status of an answer and whether it carried a
+// 410 Status.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status  int
+	expired bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -117,6 +121,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
+	}
+	if bytes.Contains(b, []byte(`"code":410`)) {
+		s.expired = true
 	}
 	return s.ResponseWriter.Write(b)
 }

@@ -172,3 +172,43 @@ func TestEtcdRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeBeforeRewatch ends the pod while the binary cannot reach the
+// API server (the restarted server is up, its address still refused), so
+// the change happens before the binary watches again: it must see it in the
+// LISTs of its next read and write once, with no watch in between.
+func TestChangeBeforeRewatch(t *testing.T) {
+	ctx := context.Background()
+	s, p, pr := waitingRemediator(t)
+	p.down()
+	down := time.Now()
+	if err := env.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	failed := pr.logged(msgReadFailed)
+	waitUntil(t, "four failed reads during the outage", func() bool { return pr.logged(msgReadFailed) >= failed+4 })
+	if err := env.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.oomKill()
+	go s.standInForController(ctx)
+	p.up()
+	up := time.Now()
+	checkEnd(t, s, p, pr, oomKilled)
+
+	var beforeWrite []request
+	for _, r := range p.requests(up, nil) {
+		if r.resource == "workflowtaskresults" && r.verb == "patch" {
+			break
+		}
+		beforeWrite = append(beforeWrite, r)
+	}
+	for _, r := range beforeWrite {
+		if r.verb != "list" {
+			t.Errorf("between the restart and the write: %s, want LISTs only", summary(beforeWrite))
+			break
+		}
+	}
+	t.Logf("kube-apiserver down %s; from the restart to the write: %s; whole run %s; requests: %s",
+		up.Sub(down).Round(time.Millisecond), summary(beforeWrite), pr.took.Round(time.Millisecond), summary(p.requests(pr.started, nil)))
+}
