@@ -13,7 +13,7 @@ import (
 // TestMain lets the test binary act as the remediator program itself, so
 // the exit codes below are those of a real process.
 func TestMain(m *testing.M) {
-	if os.Getenv("REMEDIATOR_TEST_AS_MAIN") == "1" {
+	if os.Getenv("RUN_REMEDIATOR_MAIN_FOR_TEST") == "1" {
 		main()
 	}
 	os.Exit(m.Run())
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 func runProcess(t *testing.T, env []string, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append([]string{"REMEDIATOR_TEST_AS_MAIN=1", "PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Env = append([]string{"RUN_REMEDIATOR_MAIN_FOR_TEST=1", "PATH=" + os.Getenv("PATH")}, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"text/tabwriter"
 
@@ -10,13 +12,14 @@ import (
 )
 
 // Load reads the configuration of the given mode ("" or ModeSweep) from the
-// environment and validates it. The error lists every problem found.
+// environment and validates it. The error lists every problem found,
+// unknown REMEDIATOR_ variables included.
 func Load(mode string) (Config, error) {
 	c := Config{Mode: mode}
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		return c, fmt.Errorf("reading the environment: %w", err)
 	}
-	return c, c.Validate()
+	return c, errors.Join(append(unknownVariables(os.Environ()), c.Validate())...)
 }
 
 const usageFormat = `{{range .}}{{usage_key .}}	{{usage_default .}}	{{usage_description .}}

@@ -208,6 +208,22 @@ func TestCatalogue(t *testing.T) {
 		}
 	})
 
+	// A misspelt variable would silently be ignored by envconfig: a
+	// REMEDIATOR_DRYRUN=true run would then write. It is refused instead.
+	for _, typo := range []string{"REMEDIATOR_DRYRUN", "REMEDIATOR_SINK_TOKEN", "REMEDIATOR_GRACE"} {
+		t.Run("unknown/"+typo, func(t *testing.T) {
+			kube.reset()
+			sink.reset()
+			r := run(t, merge(base, map[string]string{typo: "true"}))
+			if got := named(r.stderr); r.code != 2 || !reflect.DeepEqual(got, []string{typo}) {
+				t.Errorf("exit %d, named %v; want 2 and [%s]\nstderr:\n%s", r.code, got, typo, r.stderr)
+			}
+			if n, m := len(kube.requests()), len(sink.requests()); n+m > 0 {
+				t.Errorf("%d requests to the API server, %d to the sink; want none", n, m)
+			}
+		})
+	}
+
 	total := 0
 	for _, v := range names {
 		total += perVariable[v]
