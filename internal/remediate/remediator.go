@@ -54,6 +54,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 	// Reads are paced so that a watch that keeps closing (an API server
 	// restarting, say) cannot turn the loop into a busy one.
 	pace := rate.NewLimiter(rate.Every(250*time.Millisecond), 4)
+	unanswered := false // a write of this run got no answer
 	for {
 		if err := pace.Wait(waitCtx); err != nil {
 			<-waitCtx.Done() // the next read would pass the deadline
@@ -73,6 +74,13 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			return res, nil
 		}
 		res.fromWorkflow(s.wf)
+		if unanswered && remediatedBefore(s.tr) && s.tr.Annotations[AnnotationRemediatedBy] == r.opts.Identity {
+			// This run's own write: its answer was lost, not the write.
+			res.markPrevious(s.tr)
+			res.Previously = false
+			log.Info("the write whose answer was lost had been applied")
+			return r.written(ctx, res, log)
+		}
 		node, hasNode := s.wf.Status.Nodes[t.NodeID]
 		if s.wf.Status.Phase.Completed() {
 			res.Outcome = OutcomeAlreadyComplete
@@ -139,21 +147,36 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			log.Info("the objects changed before the write; reading again", "error", err)
 			continue
 		}
+		if noAnswer(err) && ctx.Err() == nil {
+			// The connection broke (an API server going down): the write
+			// may or may not have been applied. Read again to find out; a
+			// repeated write is refused if the first one was applied (it
+			// carries the resourceVersion it was based on, or is a create).
+			log.Warn("the write got no answer; reading again to see whether it was applied", "error", err)
+			unanswered = true
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
 		res.Acted = r.clock.Now()
-		log.Info("task result "+res.Action+"d", "reason", d.Reason, "waited", res.Waited)
-		r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, "TaskResult"+titled(res.Action),
-			fmt.Sprintf("%s WorkflowTaskResult %s of node %s (%s): %s; its wait container can no longer write (%s)",
-				titled(res.Action+"d"), t.NodeID, res.NodeName, res.NodePhase, t.Trigger, d.Reason))
-		if r.opts.Nudge {
-			if err := r.nudge(ctx, t); err != nil {
-				log.Warn("nudge failed; the controller will still reconcile after its requeue delay", "error", err)
-			}
-		}
-		return r.verify(ctx, res, log)
+		return r.written(ctx, res, log)
 	}
+}
+
+// written logs and records the run's write, nudges if asked, and verifies.
+func (r *Remediator) written(ctx context.Context, res Result, log *slog.Logger) (Result, error) {
+	t := res.Target
+	log.Info("task result "+res.Action+"d", "reason", res.Reason, "waited", res.Waited)
+	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, "TaskResult"+titled(res.Action),
+		fmt.Sprintf("%s WorkflowTaskResult %s of node %s (%s): %s; its wait container can no longer write (%s)",
+			titled(res.Action+"d"), t.NodeID, res.NodeName, res.NodePhase, t.Trigger, res.Reason))
+	if r.opts.Nudge {
+		if err := r.nudge(ctx, t); err != nil {
+			log.Warn("nudge failed; the controller will still reconcile after its requeue delay", "error", err)
+		}
+	}
+	return r.verify(ctx, res, log)
 }
 
 // endWait turns the end of the waiting phase into a result: the deadline is

@@ -3,6 +3,7 @@ package remediate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,14 @@ func transient(err error) bool {
 func fatal(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) || apierrors.IsBadRequest(err) ||
 		apierrors.IsInvalid(err) || apierrors.IsMethodNotSupported(err)
+}
+
+// noAnswer tells whether a request failed without an answer from the API
+// server (connection refused, reset or closed): it may have been applied.
+func noAnswer(err error) bool {
+	var status apierrors.APIStatus
+	return err != nil && !errors.As(err, &status) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // stale tells whether a write failed because what was read has changed.
