@@ -189,8 +189,11 @@ func readScan(r io.Reader) (*scan, error) {
 				s.findings[k] = f
 			}
 			f.traces++
-			if f.depth == 0 || len(t) < f.depth {
-				f.symbol, f.entry, f.depth = t[0].String(), t[len(t)-1].local(), len(t)
+			// Show the shortest trace; among equals the first by name, so
+			// that the output does not depend on govulncheck's order.
+			sym, entry := t[0].String(), t[len(t)-1].local()
+			if f.depth == 0 || len(t) < f.depth || len(t) == f.depth && sym+" "+entry < f.symbol+" "+f.entry {
+				f.symbol, f.entry, f.depth = sym, entry, len(t)
 			}
 		}
 	}
