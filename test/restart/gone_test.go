@@ -2,11 +2,18 @@ package restart
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 )
 
 // expired is the Status of a 410 "resourceVersion too old".
@@ -45,7 +52,7 @@ func TestWatchExpiredInjected(t *testing.T) {
 		answered = append(answered, time.Now())
 		return true
 	})
-	pr := startRemediator(t, s, p)
+	pr := startRemediator(t, s, p.config())
 	injected := func() []time.Time {
 		mu.Lock()
 		defer mu.Unlock()
@@ -99,7 +106,7 @@ func TestWatchExpiredForReal(t *testing.T) {
 		}
 		return false
 	})
-	pr := startRemediator(t, s, p)
+	pr := startRemediator(t, s, p.config())
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	waitUntil(t, "the first watch request", func() bool { return len(p.requests(pr.started, isWatch)) > 0 })
 	if err := env.RestartAPIServer(ctx); err != nil {
@@ -131,4 +138,66 @@ func TestWatchExpiredForReal(t *testing.T) {
 	t.Logf("%d watches answered 410 by the restarted API server; from the restart to watching again: %s; whole run %s; requests: %s",
 		len(gone), p.requests(podList.at, isWatch)[0].at.Sub(restarted).Round(time.Millisecond), pr.took.Round(time.Millisecond),
 		summary(p.requests(pr.started, nil)))
+}
+
+// TestEtcdCompactionHiddenByWatchCache answers whether compacting etcd
+// yields a real 410 for a client like the remediator: it does not. After a
+// compaction past a resourceVersion, a watch from it is still served, from
+// kube-apiserver's watch cache, with the events since. (A real 410 needs a
+// resourceVersion older than the watch cache, as after a restart: see
+// TestWatchExpiredForReal.) etcd is compacted through its JSON gateway.
+func TestEtcdCompactionHiddenByWatchCache(t *testing.T) {
+	ctx := context.Background()
+	ns := env.NewNamespace(t)
+	cms := env.Kube.CoreV1().ConfigMaps(ns)
+	list, err := cms.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("cm-", i)}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var head struct {
+		Header struct{ Revision string } `json:"header"`
+	}
+	etcdCall(t, "/v3/kv/range", `{"key":"AA=="}`, &head) // any key: the header carries the revision
+	etcdCall(t, "/v3/kv/compaction", fmt.Sprintf(`{"revision":%q,"physical":true}`, head.Header.Revision), nil)
+
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatalf("watching from resourceVersion %s, compacted at %s: %v", list.ResourceVersion, head.Header.Revision, err)
+	}
+	defer w.Stop()
+	for i := range 3 {
+		select {
+		case ev := <-w.ResultChan():
+			if ev.Type != watch.Added {
+				t.Fatalf("event %d from resourceVersion %s, compacted at %s: %s %v", i, list.ResourceVersion, head.Header.Revision, ev.Type, ev.Object)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %d within 10s", i)
+		}
+	}
+	t.Logf("etcd compacted at revision %s; a watch from resourceVersion %s still got the 3 ADDED events", head.Header.Revision, list.ResourceVersion)
+}
+
+// etcdCall POSTs body to etcd's JSON gateway and decodes the answer into out.
+func etcdCall(t *testing.T, path, body string, out any) {
+	t.Helper()
+	resp, err := http.Post(env.EtcdURL()+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("etcd %s: %d %s", path, resp.StatusCode, data)
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("etcd %s: %v in %s", path, err, data)
+		}
+	}
 }

@@ -15,6 +15,8 @@ import (
 const (
 	msgReadFailed  = "reading failed; trying again"
 	msgWatchFailed = "watching failed; reading again"
+	msgWaiting     = "waiting"
+	msgCompleted   = "task result completed"
 )
 
 func isWatch(r request) bool { return r.verb == "watch" }
@@ -26,7 +28,7 @@ func waitingRemediator(t *testing.T) (*scenario, *apiProxy, *process) {
 	t.Helper()
 	s := newScenario(t)
 	p := newAPIProxy(t)
-	pr := startRemediator(t, s, p)
+	pr := startRemediator(t, s, p.config())
 	waitUntil(t, "the remediator to wait on its watches", func() bool { return len(p.requests(pr.started, isWatch)) >= 3 })
 	return s, p, pr
 }
@@ -88,6 +90,54 @@ func TestAPIServerRestart(t *testing.T) {
 				pr.took.Round(time.Millisecond), summary(p.requests(pr.started, nil)))
 		})
 	}
+}
+
+// TestAPIServerRestartDirect is TestAPIServerRestart/OOMKilled without the
+// proxy: the binary talks to kube-apiserver itself (TLS, HTTP/2), so it is
+// the binary's own connections that break and are made again. Its writes are
+// counted from its log ("task result completed").
+func TestAPIServerRestartDirect(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t)
+	pr := startRemediator(t, s, env.Config)
+	waitUntil(t, "the remediator to wait", func() bool { return pr.logged(msgWaiting) > 0 })
+
+	down := time.Now()
+	if err := env.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	failed := pr.logged(msgReadFailed)
+	waitUntil(t, "eight failed reads during the outage", func() bool { return pr.logged(msgReadFailed) >= failed+8 })
+	waits := pr.logged(msgWaiting)
+	if err := env.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	if !pr.running() {
+		t.Fatalf("the remediator exited (code %d) while the API server was down", pr.cmd.ProcessState.ExitCode())
+	}
+	waitUntil(t, "the remediator to wait again", func() bool { return pr.logged(msgWaiting) > waits })
+	rewait := time.Since(up)
+
+	s.oomKill()
+	go s.standInForController(ctx)
+	if code := pr.wait(); code != 0 {
+		t.Fatalf("exit code %d, want 0", code)
+	}
+	if line := pr.finished(); line["outcome"] != string(remediate.OutcomeRemediated) {
+		t.Errorf("log: outcome %v, want %s", line["outcome"], remediate.OutcomeRemediated)
+	}
+	if ev := pr.event(); ev.Outcome != string(remediate.OutcomeRemediated) {
+		t.Errorf("CloudEvent: outcome %s", ev.Outcome)
+	}
+	if n := pr.logged(msgCompleted); n != 1 {
+		t.Errorf("%q logged %d times, want 1", msgCompleted, n)
+	}
+	if tr := s.taskResult(); tr.Labels[common.LabelKeyReportOutputsCompleted] != "true" || tr.Annotations[remediate.AnnotationRemediatedAt] == "" {
+		t.Errorf("task result: labels %v, annotations %v", tr.Labels, tr.Annotations)
+	}
+	t.Logf("kube-apiserver down %s; remediator: %d failed reads, waiting again %s after the restart (/readyz ok); whole run %s",
+		up.Sub(down).Round(time.Millisecond), pr.logged(msgReadFailed), rewait.Round(time.Millisecond), pr.took.Round(time.Millisecond))
 }
 
 // checkEnd waits for the binary to exit and checks its exit code, the

@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 )
 
 // scenario is a Running workflow whose one pod node is Failed while the
@@ -165,14 +166,15 @@ type process struct {
 }
 
 // startRemediator runs the binary on s's node, talking to the API server
-// through p and sending its CloudEvent to a local sink.
-func startRemediator(t *testing.T, s *scenario, p *apiProxy) *process {
+// with cfg (a proxy's, or the admin's: directly) and sending its CloudEvent
+// to a local sink.
+func startRemediator(t *testing.T, s *scenario, cfg *rest.Config) *process {
 	t.Helper()
 	pr := &process{t: t, done: make(chan struct{})}
 	sink := httptest.NewServer(http.HandlerFunc(pr.receive))
 	t.Cleanup(sink.Close)
 	dir := t.TempDir()
-	kc, err := cluster.KubeConfigFor(p.config())
+	kc, err := cluster.KubeConfigFor(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
