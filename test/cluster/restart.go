@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -79,7 +80,7 @@ func (c *Cluster) EtcdURL() string { return c.env.ControlPlane.Etcd.URL.String()
 // or a minute passes; the error then carries the last answer.
 func (c *Cluster) WaitReady(ctx context.Context) error {
 	rc := c.Kube.Discovery().RESTClient()
-	var last error
+	last := errors.New("none")
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		body, err := rc.Get().AbsPath("/readyz").DoRaw(ctx)
 		if err != nil {
@@ -88,7 +89,7 @@ func (c *Cluster) WaitReady(ctx context.Context) error {
 		return err == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("cluster: kube-apiserver at %s not ready: %w (last answer: %v)", c.APIServerURL(), err, last)
+		return fmt.Errorf("cluster: kube-apiserver at %s not ready: %w (last answer: %w)", c.APIServerURL(), err, last)
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func TestEtcdRestart(t *testing.T) {
 				ready.Sub(down).Round(time.Millisecond), stopped.Sub(down).Round(time.Millisecond),
 				ready.Sub(starting).Round(time.Millisecond), summary(duringOutage))
 			if lists := p.requests(stopped, isList); len(lists) > 0 {
-				figures += fmt.Sprintf("; first LIST after the cut answered %d after %s (%s after etcd was started); first watch again %s after etcd was ready",
+				figures += fmt.Sprintf("; first LIST after the cut answered %d after %s (%s after etcd was started); first watch again at /readyz ok %+v",
 					lists[0].status, lists[0].done.Sub(lists[0].at).Round(time.Millisecond), lists[0].done.Sub(starting).Round(time.Millisecond),
 					p.requests(stopped, isWatch)[0].at.Sub(ready).Round(time.Millisecond))
 			}
