@@ -16,6 +16,12 @@
 // stored and validated but never reconciled, and namespaces never finish
 // deleting, so give every test a fresh namespace with [Cluster.NewNamespace].
 //
+// [Cluster.StopAPIServer], [Cluster.StartAPIServer], [Cluster.StopEtcd],
+// [Cluster.StartEtcd] and the Restart* shorthands take one component down and
+// bring it back on the same ports, data and certificates, so clients made
+// before keep working (test/restart uses them; restart a cluster of your own,
+// not one shared by a package).
+//
 // The hack/localcluster command uses [Launch] to keep a cluster running in the
 // background for people; see its package documentation.
 package cluster

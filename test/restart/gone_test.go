@@ -109,6 +109,12 @@ func TestWatchExpiredForReal(t *testing.T) {
 	pr := startRemediator(t, s, p.config())
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
 	waitUntil(t, "the first watch request", func() bool { return len(p.requests(pr.started, isWatch)) > 0 })
+	// Any write moves etcd's revision past the binary's resourceVersion, so
+	// the restarted server's caches surely start after it.
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "newer"}}
+	if _, err := env.Kube.CoreV1().ConfigMaps(s.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if err := env.RestartAPIServer(ctx); err != nil {
 		t.Fatal(err)
 	}
