@@ -36,7 +36,7 @@ tools-controllers: ## Build the pinned Argo workflow-controllers into bin/workfl
 tools-lint: ## Build the pinned golangci-lint, govulncheck and the vulnerability database into bin/
 	$(TOOLS_MK_DIR)/build-tools.sh lint
 
-tools-vulndb: ## Build the Go vulnerability database (golang.org/x/vulndb@$(VULNDB_VERSION)) into bin/vulndb/<version>/
+tools-vulndb: ## Build the Go vulnerability database (golang.org/x/vulndb, VULNDB_VERSION in hack/versions.env) into bin/vulndb/<version>/
 	$(TOOLS_MK_DIR)/build-tools.sh vulndb
 
 cluster-up: tools-cluster ## Start the local cluster in the background; KUBECONFIG=.cluster/kubeconfig
