@@ -42,7 +42,7 @@ func TestRerunRecordsItsOwnEvent(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
-	if got := countVerb(e, "patch"); got != 1 {
+	if got := countPatches(e); got != 1 {
 		t.Errorf("%d patches, want 1", got)
 	}
 }

@@ -46,7 +46,7 @@ func TestWriteWithoutAnswerIsReadBack(t *testing.T) {
 				t.Fatalf("got %+v, %v; want remediated by this run's complete (wait-terminated)", o.res, o.err)
 			}
 			wantPatches := map[bool]int{true: 1, false: 2}[applied]
-			if got := countVerb(e, "patch"); got != wantPatches {
+			if got := countPatches(e); got != wantPatches {
 				t.Errorf("%d patches, want %d", got, wantPatches)
 			}
 			if got := e.events.reasons(); !slices.Equal(got, []string{"TaskResultComplete"}) {

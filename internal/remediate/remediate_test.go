@@ -169,7 +169,7 @@ func TestConflictRereadsAndWritesOnce(t *testing.T) {
 	if o.err != nil || o.res.Outcome != OutcomeRemediated {
 		t.Fatalf("got %+v, %v", o.res, o.err)
 	}
-	if got := countVerb(e, "patch"); got != 2 {
+	if got := countPatches(e); got != 2 {
 		t.Errorf("%d patches, want the refused one and one more", got)
 	}
 }
@@ -258,7 +258,7 @@ func TestRerunAfterSuccessReportsTheSameOutcome(t *testing.T) {
 		second.res.Action != first.res.Action || second.res.Reason != first.res.Reason {
 		t.Fatalf("rerun %+v, %v; first %+v", second.res, second.err, first.res)
 	}
-	if got := countVerb(e, "patch"); got != 1 {
+	if got := countPatches(e); got != 1 {
 		t.Errorf("%d patches, want 1", got)
 	}
 }
@@ -336,10 +336,11 @@ func TestCancelStopsWithoutWriting(t *testing.T) {
 	}
 }
 
-func countVerb(e *env, verb string) int {
+// countPatches counts the PATCHes of task results the fake clientset saw.
+func countPatches(e *env) int {
 	n := 0
 	for _, a := range e.argo.Actions() {
-		if a.GetVerb() == verb && a.GetResource().Resource == "workflowtaskresults" {
+		if a.GetVerb() == "patch" && a.GetResource().Resource == "workflowtaskresults" {
 			n++
 		}
 	}

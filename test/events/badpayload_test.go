@@ -73,8 +73,9 @@ const (
 	nodeNameAnno  = "workflows.argoproj.io/node-name"
 )
 
-func setLabel(key, value string) func(map[string]any) {
-	return func(p map[string]any) { _ = unstructured.SetNestedField(p, value, "metadata", "labels", key) }
+// setWorkflowLabel sets the pod's workflow label, the one the Sensor reads.
+func setWorkflowLabel(value string) func(map[string]any) {
+	return func(p map[string]any) { _ = unstructured.SetNestedField(p, value, "metadata", "labels", workflowLabel) }
 }
 
 func setAnnotation(key, value string) func(map[string]any) {
@@ -120,7 +121,7 @@ func payloadCases() []payloadCase {
 	up, del := v1alpha1.UPDATE, v1alpha1.DELETE
 	return []payloadCase{
 		{name: "missing workflow label", typ: up, mutate: remove("metadata", "labels", workflowLabel), want: noFire},
-		{name: "empty workflow label", typ: up, mutate: setLabel(workflowLabel, ""), want: noFire},
+		{name: "empty workflow label", typ: up, mutate: setWorkflowLabel(""), want: noFire},
 		{name: "DELETE without workflow label", typ: del, mutate: remove("metadata", "labels", workflowLabel), want: noFire},
 		{name: "missing node-id annotation", typ: up, mutate: remove("metadata", "annotations", annotationNodeID), want: noFire},
 		{name: "empty node-id annotation", typ: up, mutate: setAnnotation(annotationNodeID, ""), want: noFire},
@@ -138,11 +139,11 @@ func payloadCases() []payloadCase {
 		{name: "uppercase node-id", typ: up, mutate: setAnnotation(annotationNodeID, "ETL-1"), want: exitBadInput, variable: "REMEDIATOR_NODE_ID"},
 		// Label values are at most 63 characters on a real pod; an event
 		// source could still carry anything.
-		{name: "workflow label of 64 characters", typ: up, mutate: setLabel(workflowLabel, long(64)), want: runs},
-		{name: "workflow label over 253 characters", typ: up, mutate: setLabel(workflowLabel, long(254)), want: exitBadInput, variable: "REMEDIATOR_WORKFLOW"},
-		{name: "workflow label ending in '-' past 63", typ: up, mutate: setLabel(workflowLabel, long(62)+"--x"), want: runs},
-		{name: "unicode workflow label", typ: up, mutate: setLabel(workflowLabel, "étl"), want: rejected},
-		{name: "workflow label with underscore", typ: del, mutate: setLabel(workflowLabel, "etl_nightly"), want: exitBadInput, variable: "REMEDIATOR_WORKFLOW"},
+		{name: "workflow label of 64 characters", typ: up, mutate: setWorkflowLabel(long(64)), want: runs},
+		{name: "workflow label over 253 characters", typ: up, mutate: setWorkflowLabel(long(254)), want: exitBadInput, variable: "REMEDIATOR_WORKFLOW"},
+		{name: "workflow label ending in '-' past 63", typ: up, mutate: setWorkflowLabel(long(62) + "--x"), want: runs},
+		{name: "unicode workflow label", typ: up, mutate: setWorkflowLabel("étl"), want: rejected},
+		{name: "workflow label with underscore", typ: del, mutate: setWorkflowLabel("etl_nightly"), want: exitBadInput, variable: "REMEDIATOR_WORKFLOW"},
 		{name: "pod name over 253 characters", typ: up, mutate: set(long(254), "metadata", "name"), want: exitBadInput, variable: "REMEDIATOR_POD_NAME"},
 		{name: "uppercase pod name", typ: del, mutate: set("ETL-Pod", "metadata", "name"), want: exitBadInput, variable: "REMEDIATOR_POD_NAME"},
 		{name: "unicode pod UID", typ: up, mutate: set("ü-🚀", "metadata", "uid"), want: exitBadInput, variable: "REMEDIATOR_POD_UID"},
