@@ -36,7 +36,7 @@ func TestAPIServerAcceptsOverlays(t *testing.T) {
 	a := applier{t: t, c: c, dyn: dynamic.NewForConfigOrDie(c.Config),
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Kube.Discovery()))}
 
-	for _, v := range overlays {
+	for _, v := range append(append([]variant{}, overlays...), webhookAuthVariants...) {
 		t.Run("dry-run/"+v.name, func(t *testing.T) {
 			a.t = t
 			a.ensureNamespace(v.namespace)
