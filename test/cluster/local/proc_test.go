@@ -1,11 +1,14 @@
 package local
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 func TestPIDFileRoundTrip(t *testing.T) {
@@ -45,6 +48,10 @@ func TestProcessInspection(t *testing.T) {
 	}
 	go func() { _ = cmd.Wait() }()
 	pid := cmd.Process.Pid
+	// Start returns once exec has begun; the new arguments are visible in
+	// /proc a moment later (an empty cmdline until then, seen under load).
+	_ = wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 5*time.Second, true,
+		func(context.Context) (bool, error) { return cmdline(pid) != nil, nil })
 	if !usesDir(pid, dir) {
 		t.Fatalf("usesDir(%d, %s) = false for %q", pid, dir, cmdline(pid))
 	}
