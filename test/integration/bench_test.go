@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,17 +28,11 @@ type countingProxy struct {
 
 func newCountingProxy(tb testing.TB) *countingProxy {
 	tb.Helper()
-	target, err := url.Parse(env.Config.Host)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rt, err := rest.TransportFor(env.Config)
+	rp, err := cluster.ReverseProxy(env.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &countingProxy{}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport, rp.FlushInterval = rt, -1
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		if p.n == 0 {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,15 +36,12 @@ type faultyProxy struct {
 
 func newFaultyProxy(tb testing.TB, watchLife time.Duration, failPatches int, failStatus int) *faultyProxy {
 	tb.Helper()
-	target, _ := url.Parse(env.Config.Host)
-	rt, err := rest.TransportFor(env.Config)
+	rp, err := cluster.ReverseProxy(env.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &faultyProxy{watchLife: watchLife, failStatus: failStatus}
 	p.failPatches.Store(int32(failPatches))
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport, rp.FlushInterval = rt, -1
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, _ error) {} // a cut watch is not an error here
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPatch && strings.Contains(r.URL.Path, "/workflowtaskresults/") && p.failPatches.Add(-1) >= 0 {

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,17 +96,11 @@ func untilClientGone(r *http.Request) {
 
 func newKillProxy(tb testing.TB, point killPoint, sw *killSwitch) *killProxy {
 	tb.Helper()
-	target, err := url.Parse(env.Config.Host)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rt, err := rest.TransportFor(env.Config)
+	rp, err := cluster.ReverseProxy(env.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	p := &killProxy{point: point, sw: sw}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport, rp.FlushInterval = rt, -1
 	rp.ErrorHandler = func(http.ResponseWriter, *http.Request, error) {} // the client is gone, or a watch was cut
 	rp.ModifyResponse = func(resp *http.Response) error {
 		if !isTaskResultWrite(resp.Request) {

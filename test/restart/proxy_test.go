@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
 	"k8s.io/client-go/rest"
 )
 
@@ -46,16 +45,10 @@ type apiProxy struct {
 
 func newAPIProxy(tb testing.TB) *apiProxy {
 	tb.Helper()
-	target, err := url.Parse(env.Config.Host)
+	rp, err := cluster.ReverseProxy(env.Config)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rt, err := rest.TransportFor(env.Config)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.Transport, rp.FlushInterval = rt, -1
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		// The API server went away mid-request: drop the connection, as the
 		// server's own going would.
