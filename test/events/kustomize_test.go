@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/yamldocs"
 )
 
 // built is the output of a kustomize build, decoded.
@@ -57,7 +59,7 @@ func kustomize(t *testing.T, dir string, files map[string]string) (built, error)
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := decodeDocuments(bytes.NewReader(out))
+	docs, err := yamldocs.Decode(bytes.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,15 +3,14 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/yamldocs"
 )
 
 // Where the manifests and fixtures are, from this package's directory.
@@ -22,38 +21,14 @@ const (
 	podsDir         = "testdata/pods"
 )
 
-// documents returns every document of a YAML file as JSON, split by the
-// YAML decoder kubectl uses (not by "---" lines).
+// documents returns every document of a YAML file as JSON.
 func documents(t *testing.T, path string) []json.RawMessage {
 	t.Helper()
-	f, err := os.Open(path)
+	docs, err := yamldocs.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = f.Close() }()
-	docs, err := decodeDocuments(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
 	return docs
-}
-
-func decodeDocuments(r io.Reader) ([]json.RawMessage, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var docs []json.RawMessage
-	for {
-		var doc json.RawMessage
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(bytes.TrimSpace(doc)) > 0 && string(doc) != "null" {
-			docs = append(docs, doc)
-		}
-	}
 }
 
 // decodeStrict decodes doc into out and fails on fields out does not have,

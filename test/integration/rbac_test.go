@@ -2,21 +2,22 @@ package integration
 
 import (
 	"context"
-	"os"
+	"encoding/json"
 	"path/filepath"
 	"testing"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/yamldocs"
 )
 
 // remediatorIdentity creates, in ns, the ServiceAccount oom-remediator bound
@@ -29,17 +30,15 @@ func remediatorIdentity(t *testing.T, ns string) *rest.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(root, "manifests", "base", "rbac-remediator.yaml"))
+	docs, err := yamldocs.ReadFile(filepath.Join(root, "manifests", "base", "rbac-remediator.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	var role *rbacv1.Role
-	dec := yaml.NewYAMLOrJSONDecoder(f, 4096)
-	for {
+	for _, doc := range docs {
 		var r rbacv1.Role
-		if err := dec.Decode(&r); err != nil {
-			break
+		if err := json.Unmarshal(doc, &r); err != nil {
+			t.Fatalf("rbac-remediator.yaml: %v", err)
 		}
 		if r.Kind == "Role" && r.Name == "oom-remediator" {
 			role = &r

@@ -3,18 +3,16 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 
 	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/yamldocs"
 )
 
 // The shipped manifests, from this package's directory.
@@ -25,33 +23,9 @@ const (
 	manifestsBase   = repoRoot + "/manifests/base"
 )
 
-// documents returns every YAML document of path as JSON.
-func documents(path string) ([]json.RawMessage, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
-	var docs []json.RawMessage
-	for {
-		var doc json.RawMessage
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return docs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(doc) > 0 && string(doc) != "null" {
-			docs = append(docs, doc)
-		}
-	}
-}
-
 // loadOne decodes the single document of path into out and sets its namespace.
 func loadOne(path, namespace string, out interface{ SetNamespace(string) }) error {
-	docs, err := documents(path)
+	docs, err := yamldocs.ReadFile(path)
 	if err != nil {
 		return err
 	}
@@ -81,7 +55,7 @@ func loadSensor(file, namespace string) (*aev1.Sensor, error) {
 func applyBase(ctx context.Context, kube kubernetes.Interface, namespace string, changeConfig func(map[string]string)) error {
 	files := []string{"serviceaccounts.yaml", "rbac-eventsource.yaml", "rbac-sensor.yaml", "rbac-remediator.yaml", "configmap.yaml"}
 	for _, file := range files {
-		docs, err := documents(filepath.Join(manifestsBase, file))
+		docs, err := yamldocs.ReadFile(filepath.Join(manifestsBase, file))
 		if err != nil {
 			return err
 		}
