@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 	"github.com/argoproj/argo-workflows/v3/pkg/apis/workflow"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
@@ -20,6 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 )
 
 // scenario is one workflow with one pod node, in a namespace of its own.
@@ -138,26 +139,10 @@ func (s *scenario) taskResult() *wfv1.WorkflowTaskResult {
 	return tr
 }
 
-// standInForController does the one thing of Argo's controller the
-// verification needs: once the task result is complete, copy it into the
-// workflow status and end the workflow.
+// standInForController ends the workflow as Argo's controller would once
+// the task result is complete (see kubelet.StandInForController).
 func (s *scenario) standInForController(ctx context.Context) {
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		tr, err := env.Argo.ArgoprojV1alpha1().WorkflowTaskResults(s.ns).Get(ctx, s.nodeID, metav1.GetOptions{})
-		return err == nil && tr.Labels[common.LabelKeyReportOutputsCompleted] == "true", nil
-	})
-	if err != nil {
-		return
-	}
-	wf, err := env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Get(ctx, s.wf.Name, metav1.GetOptions{})
-	if err != nil {
-		return
-	}
-	wf.Status.MarkTaskResultComplete(s.nodeID)
-	wf.Status.Phase = wfv1.WorkflowFailed
-	wf.Status.FinishedAt = metav1.Now()
-	wf.Labels[common.LabelKeyCompleted] = "true"
-	_, _ = env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Update(ctx, wf, metav1.UpdateOptions{})
+	s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, time.Minute)
 }
 
 // remediator builds the real remediator on cfg (admin when nil).

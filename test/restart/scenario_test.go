@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 	"github.com/argoproj/argo-workflows/v3/pkg/apis/workflow"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/common"
@@ -27,6 +24,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 )
 
 // scenario is a Running workflow whose one pod node is Failed while the
@@ -127,29 +128,10 @@ func (s *scenario) taskResult() *wfv1.WorkflowTaskResult {
 	return tr
 }
 
-// standInForController does what the verification needs of Argo's
-// controller: once the task result is complete, mark the entry and end the
-// workflow. It runs until ctx ends or it has done so.
+// standInForController ends the workflow as Argo's controller would once
+// the task result is complete (see kubelet.StandInForController).
 func (s *scenario) standInForController(ctx context.Context) {
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		tr, err := env.Argo.ArgoprojV1alpha1().WorkflowTaskResults(s.ns).Get(ctx, s.nodeID, metav1.GetOptions{})
-		return err == nil && tr.Labels[common.LabelKeyReportOutputsCompleted] == "true", nil
-	})
-	if err != nil {
-		return
-	}
-	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		wf, err := env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Get(ctx, s.wf.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		wf.Status.MarkTaskResultComplete(s.nodeID)
-		wf.Status.Phase = wfv1.WorkflowFailed
-		wf.Status.FinishedAt = metav1.Now()
-		wf.Labels[common.LabelKeyCompleted] = "true"
-		_, err = env.Argo.ArgoprojV1alpha1().Workflows(s.ns).Update(ctx, wf, metav1.UpdateOptions{})
-		return err == nil, nil
-	})
+	s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, 2*time.Minute)
 }
 
 // process is the remediator binary running on a scenario through a proxy.
