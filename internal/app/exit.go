@@ -15,7 +15,17 @@ const (
 	// ExitNotifyFailed: the remediation ended but its CloudEvent was not
 	// delivered; a retry reports the same outcome under the same event id.
 	ExitNotifyFailed = 3
+	// ExitStuck: the run ended with the workflow still held by a false task
+	// result entry it could do nothing about (its nodes unreadable, say); a
+	// Warning Event on the Workflow says why. A retry may find it readable.
+	ExitStuck = 4
 )
+
+// StuckError marks a run that left a stuck workflow as it found it.
+type StuckError struct{ Err error }
+
+func (e *StuckError) Error() string { return e.Err.Error() }
+func (e *StuckError) Unwrap() error { return e.Err }
 
 // BadInputError marks a configuration problem.
 type BadInputError struct{ Err error }
@@ -33,6 +43,7 @@ func (e *NotifyError) Unwrap() error { return e.Err }
 func ExitCode(err error) int {
 	var bad *BadInputError
 	var notify *NotifyError
+	var stuck *StuckError
 	switch {
 	case err == nil:
 		return ExitOK
@@ -40,6 +51,8 @@ func ExitCode(err error) int {
 		return ExitBadInput
 	case errors.As(err, &notify):
 		return ExitNotifyFailed
+	case errors.As(err, &stuck):
+		return ExitStuck
 	}
 	return ExitFailure
 }

@@ -34,11 +34,13 @@ type Deps struct {
 
 // runner holds what every node's remediation shares.
 type runner struct {
-	cfg    config.Config
-	deps   Deps
-	rem    *remediate.Remediator
-	rec    remediate.Recorder
-	sender notify.Sender
+	cfg  config.Config
+	deps Deps
+	rem  *remediate.Remediator
+	// patient is rem with a deadline that outlasts the grace (sweep).
+	patient *remediate.Remediator
+	rec     remediate.Recorder
+	sender  notify.Sender
 }
 
 // Run does what the configuration asks: remediate one node, every stuck node
@@ -74,6 +76,14 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 		opts.Deadline = min(opts.Deadline, sweepNodeDeadline)
 	}
 	r.rem = remediate.New(d.Kube, d.Argo, r.rec, d.Clock, d.Log, opts)
+	r.patient = r.rem
+	if cfg.Mode == config.ModeSweep {
+		// A node the object does not hold whose pod is gone waits out the
+		// grace within the sweep (sweep.Candidate.Patient).
+		patient := opts
+		patient.Deadline = cfg.GracePeriod.Duration + sweepNodeDeadline
+		r.patient = remediate.New(d.Kube, d.Argo, r.rec, d.Clock, d.Log, patient)
+	}
 	r.sender = notify.Sender{Client: d.Events, Retries: cfg.SinkRetries.Value, Backoff: d.NotifyBackoff, Log: d.Log}
 
 	switch {
@@ -90,13 +100,22 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 
 // node remediates one node, records and reports what happened.
 func (r *runner) node(ctx context.Context, t remediate.Target) error {
-	res, runErr := r.rem.Run(ctx, t)
+	return r.nodeWith(ctx, r.rem, t)
+}
+
+// nodeWith is node with a given remediator.
+func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t remediate.Target) error {
+	res, runErr := rem.Run(ctx, t)
 	if runErr != nil && ctx.Err() != nil {
 		// Interrupted (SIGTERM): stop now, write nothing more; the Job retries.
 		return fmt.Errorf("interrupted while remediating %s/%s node %s: %w", t.Namespace, t.Workflow, t.NodeID, runErr)
 	}
 	logResult(r.deps.Log, res, runErr)
-	return r.report(ctx, res, runErr)
+	err := r.report(ctx, res, runErr)
+	if err == nil && res.Stuck {
+		return &StuckError{Err: fmt.Errorf("%s/%s node %s: %s, the workflow stays stuck", t.Namespace, t.Workflow, t.NodeID, res.Outcome)}
+	}
+	return err
 }
 
 // report sends the run's CloudEvent; a failed delivery is recorded on the

@@ -29,6 +29,13 @@ func (r *runner) sweep(ctx context.Context) error {
 			"node", c.Target.NodeID, "decision", c.Decision.String(), "dryRun", r.cfg.DryRun.Value)
 	}
 	errs := r.each(ctx, todo, r.cfg.SweepConcurrency.Value)
+	for _, u := range scan.Unreadable {
+		r.deps.Log.Warn("sweep: the nodes of a stuck workflow cannot be read; nothing written", "namespace", u.Namespace,
+			"workflow", u.Workflow, "error", u.Err)
+		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow}, true, remediate.ReasonStuck,
+			fmt.Sprintf("sweep: the workflow's nodes cannot be read, nothing was written: %v", u.Err))
+		errs = append(errs, &StuckError{Err: fmt.Errorf("sweep: %s/%s: %w", u.Namespace, u.Workflow, u.Err)})
+	}
 	failed := 0
 	for _, e := range errs {
 		if e != nil {
@@ -37,7 +44,7 @@ func (r *runner) sweep(ctx context.Context) error {
 	}
 	summary := notify.SweepSummary{
 		Cluster: r.cfg.ClusterName, Namespace: r.cfg.Namespace, Workflows: scan.Workflows, Suspects: scan.Suspects,
-		Remediated: len(todo) - failed, Failed: failed, Deferred: scan.Suspects - len(todo),
+		Remediated: len(todo) - failed, Failed: failed + len(scan.Unreadable), Deferred: scan.Suspects - len(todo),
 		Seconds: r.deps.Clock.Since(start).Seconds(), DryRun: r.cfg.DryRun.Value,
 	}
 	r.deps.Log.Info("sweep finished", "workflows", summary.Workflows, "suspects", summary.Suspects,
@@ -60,6 +67,12 @@ func (r *runner) workflow(ctx context.Context) error {
 	scan, err := r.scanner().Scan(ctx, r.deps.Clock.Now())
 	if err != nil {
 		return fmt.Errorf("finding the stuck nodes of %s/%s: %w", r.cfg.Namespace, r.cfg.Workflow, err)
+	}
+	if len(scan.Unreadable) > 0 {
+		u := scan.Unreadable[0]
+		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow}, true, remediate.ReasonStuck,
+			fmt.Sprintf("the workflow's nodes cannot be read, nothing was written: %v", u.Err))
+		return &StuckError{Err: fmt.Errorf("finding the stuck nodes of %s/%s: %w", u.Namespace, u.Workflow, u.Err)}
 	}
 	if len(scan.Candidates) == 0 {
 		// Nothing stuck: report why through the node path, which tells a
@@ -88,8 +101,12 @@ func (r *runner) each(ctx context.Context, cands []sweep.Candidate, limit int) [
 		if r.cfg.Mode != "" {
 			t.Trigger = r.cfg.Mode
 		}
+		rem := r.rem
+		if c.Patient() {
+			rem = r.patient
+		}
 		g.Go(func() error {
-			errs[i] = r.node(ctx, t) // each goroutine owns its index
+			errs[i] = r.nodeWith(ctx, rem, t) // each goroutine owns its index
 			return nil
 		})
 	}

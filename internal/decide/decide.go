@@ -25,13 +25,20 @@ func Decide(in Input) Decision {
 		act = Create
 	case in.TaskResult == TaskResultMissing && in.Node == NodeCompleted:
 		return Decision{Action: Skip, Reason: ReasonNothingPending}
+	case in.TaskResult == TaskResultMissing && in.Node == NodeOffloaded && in.Entry != EntryIncomplete && waitEnded(in):
+		// No task result will come from a wait container that ended, and
+		// no false entry holds the workflow.
+		return Decision{Action: Skip, Reason: ReasonNothingPending}
 	default:
 		// The wait container may still create it, or the state is unknown.
 		return Decision{Action: Wait, Reason: ReasonNodeActive}
 	}
-	if in.Node != NodeCompleted {
+	if in.Node != NodeCompleted && in.Node != NodeOffloaded {
 		// The controller has not settled the node; it will once it sees
 		// the pod's end. Acting earlier could race a healthy executor.
+		// (An offloaded node's phase cannot be read: the pod's evidence
+		// below is all there is, and it alone proves the wait container
+		// can no longer write.)
 		return Decision{Action: Wait, Reason: ReasonNodeActive}
 	}
 	switch in.Pod {
@@ -45,4 +52,10 @@ func Decide(in Input) Decision {
 		return Decision{Action: act, Reason: ReasonPodGoneGraceElapsed}
 	}
 	return Decision{Action: Wait, Reason: ReasonWaitRunning}
+}
+
+// waitEnded tells whether the pod shows that its wait container can no
+// longer write: terminated, or gone for longer than the grace.
+func waitEnded(in Input) bool {
+	return in.Pod == PodWaitTerminated || (in.Pod == PodGone && (in.Grace <= 0 || in.SinceWaitAlive >= in.Grace))
 }

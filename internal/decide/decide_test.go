@@ -91,6 +91,30 @@ func TestDecide(t *testing.T) {
 		{"zero grace: a vanished pod is trusted at once",
 			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone},
 			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+		{"offloaded node, wait terminated: the pod alone proves it",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"offloaded node, pod gone within the grace",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: 10 * time.Second},
+			Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: 20 * time.Second}},
+		{"offloaded node, pod gone past the grace",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: grace},
+			Decision{Action: Complete, Reason: ReasonPodGoneGraceElapsed}},
+		{"offloaded node, wait running",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonWaitRunning}},
+		{"offloaded node, legacy path: false entry, no task result, wait terminated",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Create, Reason: ReasonWaitTerminated}},
+		{"offloaded node, no task result, no false entry, wait ended: nothing pending",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonNothingPending}},
+		{"offloaded node, no task result yet, wait running: it may still create it",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"offloaded node, replacement pod: the step reruns",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,7 +142,7 @@ func TestDecideNeverWritesWhileWaitMayWrite(t *testing.T) {
 
 func allInputs() []Input {
 	var out []Input
-	for _, node := range []NodePhase{NodeActive, NodePending, NodeCompleted} {
+	for _, node := range []NodePhase{NodeActive, NodePending, NodeCompleted, NodeOffloaded} {
 		for _, tr := range []TaskResult{TaskResultMissing, TaskResultIncomplete, TaskResultComplete} {
 			for _, e := range []StatusEntry{EntryAbsent, EntryIncomplete, EntryComplete} {
 				for _, p := range []Pod{PodWaitRunning, PodWaitTerminated, PodGone, PodReplaced} {

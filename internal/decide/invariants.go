@@ -12,7 +12,7 @@ func CheckInvariants(in Input, d Decision) error {
 	switch {
 	case writes && waitMayWrite:
 		return fmt.Errorf("decide: %v while the wait container may still write (%+v)", d, in)
-	case writes && in.Node != NodeCompleted:
+	case writes && in.Node != NodeCompleted && in.Node != NodeOffloaded:
 		return fmt.Errorf("decide: %v for a node that has not completed (%+v)", d, in)
 	case d.Action == Complete && in.TaskResult != TaskResultIncomplete:
 		return fmt.Errorf("decide: complete without an incomplete task result (%+v)", in)

@@ -17,6 +17,11 @@ const (
 	NodePending
 	// NodeCompleted: Succeeded, Failed or Error.
 	NodeCompleted
+	// NodeOffloaded: the workflow's nodes are in the controller's database
+	// (node status offloading), so the node's phase is not known. The
+	// decision then rests on what proves safety by itself: the wait
+	// container of this pod terminated, or the pod gone for the grace.
+	NodeOffloaded
 )
 
 // TaskResult is the state of the WorkflowTaskResult named after the node ID.

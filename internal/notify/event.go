@@ -60,6 +60,12 @@ type Data struct {
 	WorkflowPhase   string   `json:"workflowPhase,omitempty"`
 	UIURL           string   `json:"uiURL,omitempty"`
 	DryRun          bool     `json:"dryRun"`
+	// NodesStorage is where the workflow keeps its nodes: inline,
+	// compressed or offloaded.
+	NodesStorage string `json:"nodesStorage,omitempty"`
+	// Stuck is true when the run left the workflow held by a false task
+	// result entry it could do nothing about (a Warning Event says why).
+	Stuck bool `json:"stuck,omitempty"`
 }
 
 // Build describes a run. runErr is the run's error, if any.
@@ -74,10 +80,13 @@ func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudeven
 		NodeID: t.NodeID, NodeName: res.NodeName, NodePhase: res.NodePhase, NodeMessage: res.NodeMessage,
 		Pod: t.PodName, PodUID: res.PodUID, Trigger: t.Trigger, Containers: res.Containers,
 		Outcome: outcome, Action: res.Action, Decision: string(res.Reason), Previously: res.Previously,
+		NodesStorage: res.NodesStorage, Stuck: res.Stuck,
 		WaitedSeconds: res.Waited.Seconds(), WorkflowPhase: res.WorkflowPhase, DryRun: m.DryRun,
 	}
 	if runErr != nil {
 		d.Error = runErr.Error()
+	} else if res.Err != "" {
+		d.Error = res.Err
 	}
 	if c := failedContainer(res.Containers); c != nil {
 		d.ExitCode, d.MemoryLimit = c.ExitCode, c.MemoryLimit

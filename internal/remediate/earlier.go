@@ -26,3 +26,7 @@ func (r *Remediator) recordEarlier(ctx context.Context, res Result, tr *wfv1.Wor
 			t.NodeID, did, tr.Annotations[AnnotationRemediatedBy], tr.Annotations[AnnotationRemediatedAt],
 			tr.Annotations[AnnotationReason], t.Trigger))
 }
+
+// ReasonStuck is the reason of the Warning Event a run records when it ends
+// with nothing done while the workflow is held by a false task result entry.
+const ReasonStuck = "RemediationStuck"

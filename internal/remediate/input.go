@@ -1,17 +1,21 @@
 package remediate
 
 import (
+	"slices"
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 )
 
 // inputOf turns what was read and remembered into the decision's input.
-func inputOf(s snapshot, node wfv1.NodeStatus, mem *podMemory, grace time.Duration, now time.Time) decide.Input {
+func inputOf(s snapshot, node wfv1.NodeStatus, known bool, nodeID string, mem *podMemory, grace time.Duration, now time.Time) decide.Input {
 	in := decide.Input{Grace: grace}
 	switch {
+	case !known:
+		in.Node = decide.NodeOffloaded
 	case node.Phase == wfv1.NodePending:
 		in.Node = decide.NodePending
 	case node.Fulfilled():
@@ -27,7 +31,7 @@ func inputOf(s snapshot, node wfv1.NodeStatus, mem *podMemory, grace time.Durati
 	default:
 		in.TaskResult = decide.TaskResultIncomplete
 	}
-	if done, ok := s.wf.Status.TaskResultsCompletionStatus[node.ID]; !ok {
+	if done, ok := s.wf.Completion[nodeID]; !ok {
 		in.Entry = decide.EntryAbsent
 	} else if done {
 		in.Entry = decide.EntryComplete
@@ -54,10 +58,29 @@ func (res *Result) markPrevious(tr *wfv1.WorkflowTaskResult) {
 	res.Action = tr.Annotations[AnnotationAction]
 }
 
-func (res *Result) fromWorkflow(wf *wfv1.Workflow) {
+func (res *Result) fromWorkflow(wf *wfstatus.Workflow) {
 	res.WorkflowUID = string(wf.UID)
-	res.WorkflowPhase = string(wf.Status.Phase)
-	res.WorkflowFinished = wf.Status.FinishedAt.Time
+	res.WorkflowPhase = string(wf.Phase)
+	res.WorkflowFinished = wf.FinishedAt
+}
+
+// blocks tells whether the workflow's entry for the node is false: the
+// controller will not complete the workflow until it turns true.
+func blocks(wf *wfstatus.Workflow, nodeID string) bool {
+	done, ok := wf.Completion[nodeID]
+	return ok && !done
+}
+
+// heldBy lists the nodes whose false entry holds the workflow, sorted.
+func heldBy(wf *wfstatus.Workflow) []string {
+	var ids []string
+	for id, done := range wf.Completion {
+		if !done {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
@@ -72,9 +95,10 @@ func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
 }
 
 // Assess builds the decision's input from objects read elsewhere (the sweep
-// reads them in bulk). pod is nil when the node has no pod.
-func Assess(wf *wfv1.Workflow, tr *wfv1.WorkflowTaskResult, pod *corev1.Pod, nodeID string, grace time.Duration, now time.Time) decide.Input {
+// reads them in bulk). pod is nil when the node has no pod; node is the
+// workflow's node, known false when the object does not hold it (offloaded).
+func Assess(wf *wfstatus.Workflow, node wfv1.NodeStatus, known bool, tr *wfv1.WorkflowTaskResult, pod *corev1.Pod, nodeID string, grace time.Duration, now time.Time) decide.Input {
 	var mem podMemory
 	mem.observe(pod, now)
-	return inputOf(snapshot{wf: wf, tr: tr, pod: pod}, wf.Status.Nodes[nodeID], &mem, grace, now)
+	return inputOf(snapshot{wf: wf, tr: tr, pod: pod}, node, known, nodeID, &mem, grace, now)
 }

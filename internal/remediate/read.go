@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +17,7 @@ import (
 // server (not a cache) and its resourceVersion is where a watch resumes,
 // whether or not the object exists.
 type snapshot struct {
-	wf    *wfv1.Workflow
+	wf    *wfstatus.Workflow // read lean: only the node asked for is ever decoded
 	wfRV  string
 	tr    *wfv1.WorkflowTaskResult
 	trRV  string
@@ -37,17 +38,8 @@ func podListOptions(t Target) metav1.ListOptions {
 	return metav1.ListOptions{LabelSelector: labels.Set{LabelWorkflow: t.Workflow}.String()}
 }
 
-func (r *Remediator) readWorkflow(ctx context.Context, t Target) (*wfv1.Workflow, string, error) {
-	list, err := r.argo.ArgoprojV1alpha1().Workflows(t.Namespace).List(ctx, byName(t.Workflow))
-	if err != nil {
-		return nil, "", fmt.Errorf("reading workflow %s/%s: %w", t.Namespace, t.Workflow, err)
-	}
-	for i := range list.Items {
-		if list.Items[i].Name == t.Workflow {
-			return &list.Items[i], list.ResourceVersion, nil
-		}
-	}
-	return nil, list.ResourceVersion, nil
+func (r *Remediator) readWorkflow(ctx context.Context, t Target) (*wfstatus.Workflow, string, error) {
+	return r.workflows.Read(ctx, t.Namespace, t.Workflow)
 }
 
 func (r *Remediator) readTaskResult(ctx context.Context, t Target) (*wfv1.WorkflowTaskResult, string, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/kubernetes"
@@ -29,9 +30,12 @@ type Remediator struct {
 	kube     kubernetes.Interface
 	argo     versioned.Interface
 	recorder Recorder
-	clock    clock.WithTicker
-	log      *slog.Logger
-	opts     Options
+	// workflows reads Workflows lean (wfstatus): a run's memory does not
+	// grow with the workflow's node count.
+	workflows wfstatus.Reader
+	clock     clock.WithTicker
+	log       *slog.Logger
+	opts      Options
 }
 
 // New returns a Remediator. clk may be nil for the real clock.
@@ -39,7 +43,7 @@ func New(kube kubernetes.Interface, argo versioned.Interface, rec Recorder, clk 
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Remediator{kube: kube, argo: argo, recorder: rec, clock: clk, log: log, opts: opts}
+	return &Remediator{kube: kube, argo: argo, workflows: wfstatus.NewReader(argo), recorder: rec, clock: clk, log: log, opts: opts}
 }
 
 // Run rescues one node. It returns an error only for a failure worth a
@@ -81,8 +85,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			log.Info("the write whose answer was lost had been applied")
 			return r.written(ctx, res, log)
 		}
-		node, hasNode := s.wf.Status.Nodes[t.NodeID]
-		if s.wf.Status.Phase.Completed() {
+		if s.wf.Phase.Completed() {
 			res.Outcome = OutcomeAlreadyComplete
 			if remediatedBefore(s.tr) {
 				res.markPrevious(s.tr)
@@ -96,14 +99,27 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			res.Outcome, res.Reason = OutcomeNotStuck, ReasonNoStuckNode
 			return res, nil
 		}
-		if !hasNode {
-			res.Outcome = OutcomeNodeUnknown
+		node, known, err := s.wf.Nodes.Get(t.NodeID)
+		if err != nil && !errors.Is(err, wfstatus.ErrOffloaded) {
+			// A corrupt status.compressedNodes: nothing is decided on it.
+			res.Outcome, res.Err = OutcomeNodesUnreadable, err.Error()
+			r.warnStuck(ctx, &res, fmt.Sprintf("node %s: the workflow's nodes cannot be read, nothing was written: %v", t.NodeID, err))
 			return res, nil
 		}
+		res.NodesStorage = string(s.wf.Nodes.Storage())
+		if !known && !blocks(s.wf, t.NodeID) {
+			res.Outcome = OutcomeNodeUnknown
+			if held := heldBy(s.wf); len(held) > 0 {
+				r.warnStuck(ctx, &res, fmt.Sprintf("node %s is not in the workflow, which is held by the task results of %v", t.NodeID, held))
+			}
+			return res, nil
+		}
+		// Unknown here but blocking (offloaded nodes, or an entry whose node
+		// the object lacks): decide on the pod's evidence alone.
 		mem.observe(s.pod, now)
 		res.fromNode(node, &mem)
 
-		in := inputOf(s, node, &mem, r.opts.Grace, now)
+		in := inputOf(s, node, known, t.NodeID, &mem, r.opts.Grace, now)
 		d := decide.Decide(in)
 		if err := decide.CheckInvariants(in, d); err != nil {
 			return res, err
@@ -196,4 +212,14 @@ func titled(s string) string {
 		return s
 	}
 	return string(s[0]-'a'+'A') + s[1:]
+}
+
+// warnStuck marks a run that leaves a stuck workflow as it found it and
+// records why on the Workflow as a Warning Event.
+func (r *Remediator) warnStuck(ctx context.Context, res *Result, message string) {
+	res.Stuck = true
+	t := res.Target
+	r.log.Warn("the workflow stays stuck", "namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID,
+		"outcome", res.Outcome, "detail", message)
+	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, true, ReasonStuck, message)
 }

@@ -55,6 +55,10 @@ const (
 	OutcomeAlreadyComplete Outcome = "already-complete"
 	// OutcomeNodeUnknown: the Workflow has no such node.
 	OutcomeNodeUnknown Outcome = "node-unknown"
+	// OutcomeNodesUnreadable: the workflow's nodes could not be read (a
+	// corrupt status.compressedNodes); nothing was written and the workflow
+	// may stay stuck.
+	OutcomeNodesUnreadable Outcome = "nodes-unreadable"
 	// OutcomeDeadlineExceeded: still not safe to act when the deadline came;
 	// nothing was written.
 	OutcomeDeadlineExceeded Outcome = "deadline-exceeded"
@@ -93,6 +97,15 @@ type Result struct {
 	// WorkflowPhase is the last phase seen; WorkflowFinished its finish time.
 	WorkflowPhase    string
 	WorkflowFinished time.Time
+	// NodesStorage says where the workflow keeps its nodes: inline,
+	// compressed or offloaded (wfstatus.Storage).
+	NodesStorage string
+	// Err says why the nodes could not be read (OutcomeNodesUnreadable).
+	Err string
+	// Stuck is set when the run ends with the workflow still held by a
+	// false task result entry it could do nothing about; a Warning Event
+	// says why and the process exits non-zero.
+	Stuck bool
 	// Previously is true when an earlier run had already written the fix;
 	// this run reports the same outcome.
 	Previously bool

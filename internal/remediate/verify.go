@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"golang.org/x/time/rate"
 )
@@ -55,14 +56,21 @@ func (r *Remediator) verify(ctx context.Context, res Result, log *slog.Logger) (
 	}
 }
 
-func movedOn(wf *wfv1.Workflow, nodeID string) bool {
-	if wf.Status.Phase.Completed() {
+func movedOn(wf *wfstatus.Workflow, nodeID string) bool {
+	if wf.Phase.Completed() {
 		return true
 	}
-	if done, ok := wf.Status.TaskResultsCompletionStatus[nodeID]; ok && !done {
+	done, ok := wf.Completion[nodeID]
+	if ok && !done {
 		return false
 	}
-	return wf.Status.Nodes.Any(func(n wfv1.NodeStatus) bool { return !n.Fulfilled() })
+	running, err := wf.Nodes.Any(func(n wfv1.NodeStatus) bool { return !n.Fulfilled() })
+	if err != nil {
+		// Offloaded (or unreadable) nodes: the entry the controller copied
+		// from the task result is all the object tells.
+		return ok
+	}
+	return running
 }
 
 // waitForWorkflow returns at the first change of the workflow after rv.

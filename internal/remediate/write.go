@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	"github.com/argoproj/argo-workflows/v3/pkg/apis/workflow"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -78,7 +79,7 @@ func (r *Remediator) complete(ctx context.Context, tr *wfv1.WorkflowTaskResult, 
 // create writes the task result the executor never wrote (legacy
 // annotation path), complete, as the executor would have: same name,
 // labels and ownerReference.
-func (r *Remediator) create(ctx context.Context, wf *wfv1.Workflow, t Target, reason string) error {
+func (r *Remediator) create(ctx context.Context, wf *wfstatus.Workflow, t Target, reason string) error {
 	labels := map[string]string{LabelWorkflow: wf.Name, LabelCompleted: "true"}
 	if id, ok := wf.Labels[LabelInstanceID]; ok {
 		labels[LabelInstanceID] = id

@@ -9,6 +9,7 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
@@ -29,6 +30,16 @@ const maxNamedWorkflows = 100
 type Candidate struct {
 	Target   remediate.Target
 	Decision decide.Decision
+	// NodeKnown is false when the workflow object does not hold the node
+	// (offloaded nodes): the decision rests on the pod's evidence alone.
+	NodeKnown bool
+}
+
+// Unreadable is a Running workflow whose nodes could not be read (a corrupt
+// status.compressedNodes) while false entries hold it.
+type Unreadable struct {
+	Namespace, Workflow string
+	Err                 error
 }
 
 // Scan is the result of a scan.
@@ -38,17 +49,27 @@ type Scan struct {
 	// Candidates are the suspects, sorted; those whose decision is Complete
 	// or Create are to be remediated now.
 	Candidates []Candidate
+	// Unreadable are the workflows whose stuck nodes could not be assessed.
+	Unreadable []Unreadable
 }
 
 // Actionable returns the candidates that are safe to fix now.
 func (s Scan) Actionable() []Candidate {
 	var out []Candidate
 	for _, c := range s.Candidates {
-		if c.Decision.Action == decide.Complete || c.Decision.Action == decide.Create {
+		if c.Decision.Action == decide.Complete || c.Decision.Action == decide.Create || c.Patient() {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// Patient tells whether the candidate is remediated now although it must
+// wait out the rest of the grace first: a node the object does not hold
+// whose pod is gone. Without the node's finish time a later sweep would
+// know no more than this one, so the remediation waits for it.
+func (c Candidate) Patient() bool {
+	return !c.NodeKnown && c.Decision.Action == decide.Wait && c.Decision.Reason == decide.ReasonWaitPodGone
 }
 
 // Scanner reads the cluster in bulk.
@@ -69,10 +90,15 @@ func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 		return Scan{}, err
 	}
 	res := Scan{Workflows: len(wfs)}
-	byNS := map[string][]*wfv1.Workflow{}
+	byNS := map[string][]suspects{}
 	for _, wf := range wfs {
-		if len(suspectNodes(wf)) > 0 {
-			byNS[wf.Namespace] = append(byNS[wf.Namespace], wf)
+		sus, err := suspectNodes(wf)
+		if err != nil {
+			res.Unreadable = append(res.Unreadable, Unreadable{Namespace: wf.Namespace, Workflow: wf.Name, Err: err})
+			continue
+		}
+		if len(sus.ids) > 0 {
+			byNS[wf.Namespace] = append(byNS[wf.Namespace], sus)
 		}
 	}
 	namespaces := make([]string, 0, len(byNS))
@@ -91,7 +117,7 @@ func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 	return res, nil
 }
 
-func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error) {
+func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfstatus.Workflow, error) {
 	sel := labels.NewSelector()
 	notDone, err := labels.NewRequirement(remediate.LabelWorkflowCompleted, selection.NotEquals, []string{"true"})
 	if err != nil {
@@ -102,7 +128,7 @@ func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error)
 	if s.Workflow != "" {
 		opts.FieldSelector = "metadata.name=" + s.Workflow
 	}
-	var out []*wfv1.Workflow
+	var out []*wfstatus.Workflow
 	for {
 		list, err := s.Argo.ArgoprojV1alpha1().Workflows(s.Namespace).List(ctx, opts)
 		if err != nil {
@@ -111,7 +137,7 @@ func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error)
 		for i := range list.Items {
 			wf := &list.Items[i]
 			if wf.Status.Phase == wfv1.WorkflowRunning && (s.Workflow == "" || wf.Name == s.Workflow) {
-				out = append(out, wf)
+				out = append(out, wfstatus.FromTyped(wf))
 			}
 		}
 		if list.Continue == "" {
@@ -121,23 +147,50 @@ func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfv1.Workflow, error)
 	}
 }
 
-// suspectNodes are the nodes whose status entry is false and whose node has
-// finished: the controller waits on them.
-func suspectNodes(wf *wfv1.Workflow) []string {
-	var ids []string
-	for id, done := range wf.Status.TaskResultsCompletionStatus {
-		if node, ok := wf.Status.Nodes[id]; !done && ok && node.Fulfilled() {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	return ids
+// suspects are the nodes of one workflow the controller waits on.
+type suspects struct {
+	wf    *wfstatus.Workflow
+	ids   []string
+	nodes map[string]wfv1.NodeStatus // nil when the object holds no nodes (offloaded)
 }
 
-func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []*wfv1.Workflow, now time.Time) ([]Candidate, error) {
+// suspectNodes are the nodes whose status entry is false and whose node has
+// finished; with offloaded nodes, every node whose entry is false (the
+// decision then rests on the pod). The nodes are read once, compressed or
+// not.
+func suspectNodes(wf *wfstatus.Workflow) (suspects, error) {
+	var falseIDs []string
+	for id, done := range wf.Completion {
+		if !done {
+			falseIDs = append(falseIDs, id)
+		}
+	}
+	slices.Sort(falseIDs)
+	sus := suspects{wf: wf}
+	if len(falseIDs) == 0 {
+		return sus, nil
+	}
+	if wf.Nodes.Storage() == wfstatus.StorageOffloaded {
+		sus.ids = falseIDs
+		return sus, nil
+	}
+	nodes, err := wf.Nodes.Pick(falseIDs)
+	if err != nil {
+		return sus, fmt.Errorf("workflow %s/%s: %w", wf.Namespace, wf.Name, err)
+	}
+	sus.nodes = nodes
+	for _, id := range falseIDs {
+		if node, ok := nodes[id]; ok && node.Fulfilled() {
+			sus.ids = append(sus.ids, id)
+		}
+	}
+	return sus, nil
+}
+
+func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []suspects, now time.Time) ([]Candidate, error) {
 	names := make([]string, len(wfs))
-	for i, wf := range wfs {
-		names[i] = wf.Name
+	for i, sus := range wfs {
+		names[i] = sus.wf.Name
 	}
 	// Name the workflows when they are few; past that, a long selector
 	// costs more than reading the namespace's other workflow pods.
@@ -171,15 +224,16 @@ func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []*wfv1.Workf
 		}
 	}
 	var out []Candidate
-	for _, wf := range wfs {
-		for _, id := range suspectNodes(wf) {
+	for _, sus := range wfs {
+		for _, id := range sus.ids {
 			pod := podByNode[id]
-			in := remediate.Assess(wf, trByNode[id], pod, id, s.Grace, now)
-			t := remediate.Target{Namespace: ns, Workflow: wf.Name, NodeID: id, Trigger: "sweep"}
+			node, known := sus.nodes[id]
+			in := remediate.Assess(sus.wf, node, known, trByNode[id], pod, id, s.Grace, now)
+			t := remediate.Target{Namespace: ns, Workflow: sus.wf.Name, NodeID: id, Trigger: "sweep"}
 			if pod != nil {
 				t.PodName, t.PodUID = pod.Name, string(pod.UID)
 			}
-			out = append(out, Candidate{Target: t, Decision: decide.Decide(in)})
+			out = append(out, Candidate{Target: t, Decision: decide.Decide(in), NodeKnown: known})
 		}
 	}
 	return out, nil
