@@ -13,7 +13,7 @@ FUZZ_TIME ?= 30s
 IMAGE ?= ghcr.io/argo-oom-remediator/remediator:dev
 
 # Fuzz targets: package:target.
-FUZZ_TARGETS := ./internal/decide:FuzzDecide ./internal/config:FuzzLoad
+FUZZ_TARGETS := ./internal/decide:FuzzDecide ./internal/config:FuzzLoad ./internal/wfstatus:FuzzNodes
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
