@@ -29,11 +29,32 @@ type outcome struct {
 // runRemediator runs the remediator now, triggered by the victim's pod.
 func (c check) runRemediator(victim Timeline) remediate.Result {
 	c.t.Helper()
+	if c.s.Compressed {
+		c.compressedNow()
+	}
 	res, err := c.rem.Run(context.Background(), c.k.Target(victim, "OOMKilled"))
 	if err != nil {
 		c.t.Fatalf("remediator: %v", err)
 	}
+	if c.s.Compressed && res.Wrote() && res.NodesStorage != "compressed" {
+		c.t.Errorf("the remediator wrote, having read the nodes from %q storage; want compressed", res.NodesStorage)
+	}
 	return res
+}
+
+// compressedNow checks that the workflow, as stored, keeps its nodes in
+// status.compressedNodes only: otherwise a compressed scenario would prove
+// nothing about reading them there.
+func (c check) compressedNow() {
+	c.t.Helper()
+	wf, err := c.k.Workflow(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if wf.Status.CompressedNodes == "" || len(wf.Status.Nodes) > 0 {
+		c.t.Fatalf("the controller (MAX_WORKFLOW_SIZE=%d) keeps %d nodes in status.nodes and %d bytes in status.compressedNodes; want them compressed only",
+			CompressedMaxSize, len(wf.Status.Nodes), len(wf.Status.CompressedNodes))
+	}
 }
 
 // receive returns the result of the run started at the trigger.

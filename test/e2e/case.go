@@ -15,6 +15,7 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	"github.com/argoproj/argo-workflows/v3/workflow/packer"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -53,7 +54,11 @@ func StartCase(ctx context.Context, c *cluster.Cluster, version string, s Scenar
 	if k.NS, err = c.CreateNamespace(ctx, version+"-"+s.Name); err != nil {
 		return k, err
 	}
-	if k.Ctl, err = argo.Start(ctx, c, version, k.NS, logDir); err != nil {
+	var ctlEnv []string
+	if s.Compressed {
+		ctlEnv = append(ctlEnv, fmt.Sprintf("MAX_WORKFLOW_SIZE=%d", CompressedMaxSize))
+	}
+	if k.Ctl, err = argo.Start(ctx, c, version, k.NS, logDir, ctlEnv...); err != nil {
 		return k, err
 	}
 	playCtx, cancel := context.WithCancel(context.Background())
@@ -85,7 +90,8 @@ func (k *Case) Workflow(ctx context.Context) (*wfv1.Workflow, error) {
 }
 
 // AwaitWorkflow watches the workflow until cond holds, for at most timeout,
-// and returns it with the time the change was seen.
+// and returns it (its nodes unpacked: see inflated) with the time the
+// change was seen.
 func (k *Case) AwaitWorkflow(ctx context.Context, timeout time.Duration, what string, cond func(*wfv1.Workflow) bool) (*wfv1.Workflow, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -102,10 +108,14 @@ func (k *Case) AwaitWorkflow(ctx context.Context, timeout time.Duration, what st
 		},
 	}
 	var last *wfv1.Workflow
-	ev, err := watchtools.UntilWithSync(ctx, lw, &wfv1.Workflow{}, nil, func(ev watch.Event) (bool, error) {
+	_, err := watchtools.UntilWithSync(ctx, lw, &wfv1.Workflow{}, nil, func(ev watch.Event) (bool, error) {
 		wf, ok := ev.Object.(*wfv1.Workflow)
 		if !ok || ev.Type == watch.Deleted {
 			return false, nil
+		}
+		wf, err := inflated(wf)
+		if err != nil {
+			return false, err
 		}
 		last = wf
 		return cond(wf), nil
@@ -118,7 +128,7 @@ func (k *Case) AwaitWorkflow(ctx context.Context, timeout time.Duration, what st
 		}
 		return last, seen, fmt.Errorf("waiting %s for %s (last seen: %s): %w", timeout, what, phase, err)
 	}
-	return ev.Object.(*wfv1.Workflow), seen, nil
+	return last, seen, nil
 }
 
 // StaysRunning checks that the workflow stays Running for the window.
@@ -171,9 +181,29 @@ func (k *Case) TaskResults(ctx context.Context) (map[string]wfv1.WorkflowTaskRes
 	return out, nil
 }
 
+// inflated returns wf with its nodes in status.nodes wherever the
+// controller keeps them, unpacked by Argo's own packer, so that every check
+// reads one place. wf itself is left as the API server returned it.
+func inflated(wf *wfv1.Workflow) (*wfv1.Workflow, error) {
+	if wf.Status.CompressedNodes == "" {
+		return wf, nil
+	}
+	wf = wf.DeepCopy()
+	if err := packer.DecompressWorkflow(wf); err != nil {
+		return nil, fmt.Errorf("workflow %s/%s: status.compressedNodes: %w", wf.Namespace, wf.Name, err)
+	}
+	return wf, nil
+}
+
 // describe summarises a workflow: its phase and its pod nodes' phases.
 func describe(wf *wfv1.Workflow) string {
 	s := fmt.Sprintf("workflow %s", wf.Status.Phase)
+	if wf.Status.CompressedNodes != "" {
+		s += " (nodes compressed)"
+		if full, err := inflated(wf); err == nil {
+			wf = full
+		}
+	}
 	for _, n := range wf.Status.Nodes {
 		if n.Type == wfv1.NodeTypePod {
 			s += fmt.Sprintf("; %s %s %q", n.DisplayName, n.Phase, n.Message)

@@ -26,10 +26,14 @@ const (
 	// Racy: a race inside the controller decides between Ends and Stuck
 	// (Why says which); the case checks whichever happened, in full.
 	Racy
+	// RerunsOrEnds: a race inside the controller decides between Reruns
+	// (then Phase) and ending the workflow Error on its own; the case
+	// checks whichever happened, in full.
+	RerunsOrEnds
 )
 
 func (u Upstream) String() string {
-	return [...]string{"stuck", "ends", "reruns", "not-stuck", "racy"}[u]
+	return [...]string{"stuck", "ends", "reruns", "not-stuck", "racy", "reruns-or-ends"}[u]
 }
 
 // Expectation is what a scenario leads to on one controller version.
@@ -58,6 +62,8 @@ const (
 	whyLegacyGone  = "v3.6+ ignores the legacy pod annotation (the constant is gone): the bug cannot be reproduced, the workflow fails normally"
 	whyV37Unsynced = "v3.7 marks the entry complete on the wait's exit 137 but leaves the node unsynced in that pass; the workflow ends only if another event requeues it (the reference: 10 s in ~65% of runs, else ~300 s, until a watch restarts); with the pod kept nothing else happens"
 	whyDAGTwoMin   = whyTwoMinutes + "; only the one DAG task is held, the two others succeed with their outputs"
+	whyRerunRace   = whyRerun + "; under load the controller sometimes marks the node Error \"pod deleted\" and ends the workflow Error before it re-creates the pod (seen on a loaded 2-core machine): both leave nothing stuck"
+	whyCompressed  = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
 )
 
 // Expectations are the rows of the matrix: scenario name → version →
@@ -69,7 +75,7 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate},
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
-		"v3.7.3":  {Reruns, wfv1.WorkflowSucceeded, "", whyRerun},
+		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
 	},
 	"2-oom-deleted-after-failed": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate},
@@ -100,7 +106,15 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate},
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
-		"v3.7.3":  {Reruns, wfv1.WorkflowSucceeded, "", whyRerun},
+		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
+	},
+	// As scenario 6, with the status compressed: the remediator must read
+	// the victim's node from status.compressedNodes.
+	"8-dag-compressed": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate + whyCompressed},
+		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
+		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
+		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyCompressed},
 	},
 	"7-healthy": {
 		"v3.5.8":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},

@@ -50,6 +50,8 @@ func TestMatrix(t *testing.T) {
 					c.reruns(c.victimDone())
 				case Racy:
 					c.racy(c.victimDone())
+				case RerunsOrEnds:
+					c.rerunsOrEnds(c.victimDone())
 				}
 				if err := c.k.Player.Err(); err != nil {
 					t.Error(err)
@@ -177,4 +179,31 @@ func (c check) racy(victim Timeline) {
 	}
 	c.t.Log("racy upstream: this run ended on its own")
 	c.ends(victim)
+}
+
+// rerunsOrEnds: whichever the controller did first, re-create the victim's
+// pod or end the workflow Error on its own, check it in full.
+func (c check) rerunsOrEnds(victim Timeline) {
+	rerun := func() bool {
+		for _, tl := range c.k.Player.Timelines() {
+			if tl.NodeID == victim.NodeID && tl.Attempt > 1 {
+				return true
+			}
+		}
+		return false
+	}
+	_, _, err := c.k.AwaitWorkflow(context.Background(), settle, "a re-created pod or the terminal phase", func(wf *wfv1.Workflow) bool {
+		return rerun() || wf.Status.Phase.Completed()
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if rerun() {
+		c.reruns(victim)
+		return
+	}
+	c.t.Log("the controller ended the workflow on its own instead of rerunning the step")
+	ended := c
+	ended.exp.Phase = wfv1.WorkflowError
+	ended.ends(victim)
 }

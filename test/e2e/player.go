@@ -106,7 +106,8 @@ func (p *Player) add(ctx context.Context, pod *corev1.Pod) {
 	p.attempts[nodeID]++
 	tl := &Timeline{Pod: pod.Name, PodUID: pod.UID, NodeID: nodeID, NodeName: nodeName, Attempt: p.attempts[nodeID],
 		Workflow: pod.Labels[common.LabelKeyWorkflow]}
-	tl.Victim = tl.Attempt == 1 && (p.s.Shape != ParallelDAG || strings.HasSuffix(nodeName, "."+VictimTask))
+	_, dag := dagTasks[p.s.Shape]
+	tl.Victim = tl.Attempt == 1 && (!dag || strings.HasSuffix(nodeName, "."+VictimTask))
 	p.pods[pod.UID] = tl
 	p.notify()
 	p.wg.Add(1)
@@ -232,6 +233,9 @@ func (p *Player) awaitNode(ctx context.Context, tl *Timeline, cond func(wfv1.Nod
 		wf, err := p.argo.ArgoprojV1alpha1().Workflows(p.ns).Get(ctx, tl.Workflow, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
+		}
+		if wf, err = inflated(wf); err != nil {
+			return false, err
 		}
 		n, ok := wf.Status.Nodes[tl.NodeID]
 		return ok && cond(n), nil

@@ -52,7 +52,26 @@ const (
 	// ParallelDAG: a DAG of three independent tasks a, b and c; b is the
 	// victim, a and c succeed with their outputs.
 	ParallelDAG
+	// WideDAG: as ParallelDAG with eight tasks a to h, b the victim: a small
+	// fan-out whose nodes, once the seven others have their outputs, weigh
+	// enough more than their gzip that a MAX_WORKFLOW_SIZE between the two
+	// keeps the status compressed at every later write.
+	WideDAG
 )
+
+// CompressedMaxSize is MAX_WORKFLOW_SIZE for a Compressed scenario, in
+// bytes of the workflow's JSON. Measured on every controller version with
+// the WideDAG workflow: 4.0–5.7 KB with its nodes inline once the victim
+// ended, 2.1–2.6 KB with them compressed (+0.56 KB of managedFields), so
+// this sits between with ~400 B of margin each way: the controller packs
+// the nodes from then on, and the packed workflow is never too large.
+const CompressedMaxSize = 3600
+
+// dagTasks are the task names of each DAG shape.
+var dagTasks = map[Shape][]string{
+	ParallelDAG: {"a", VictimTask, "c"},
+	WideDAG:     {"a", VictimTask, "c", "d", "e", "f", "g", "h"},
+}
 
 // Scenario is one row of the matrix.
 type Scenario struct {
@@ -64,6 +83,11 @@ type Scenario struct {
 	// node runs), as an event-driven trigger would, instead of after the
 	// observation window; it must wait and write nothing.
 	Early bool
+	// Compressed: the controller runs with MAX_WORKFLOW_SIZE lowered to
+	// CompressedMaxSize, so once the DAG's nodes have their outputs it keeps
+	// them in status.compressedNodes and leaves status.nodes empty, as it
+	// does by default above 1 MiB (a fan-out of a few thousand nodes).
+	Compressed bool
 }
 
 // Scenarios are the rows of the matrix, in the order.
@@ -75,6 +99,7 @@ var Scenarios = []Scenario{
 	{Name: "5-legacy-annotation", Executor: Legacy, Fate: OOMDeletedAtOnce},
 	{Name: "6-dag-one-of-three-oom", Shape: ParallelDAG, Fate: OOMDeletedAtOnce},
 	{Name: "7-healthy", Fate: Succeeds, Early: true},
+	{Name: "8-dag-compressed", Shape: WideDAG, Fate: OOMDeletedAtOnce, Compressed: true},
 	{Name: "control-no-task-result", Executor: NoReport, Fate: OOMDeletedAtOnce},
 }
 
@@ -107,15 +132,14 @@ func (s Scenario) NewWorkflow(ns string) *wfv1.Workflow {
 		Outputs: wfv1.Outputs{Parameters: []wfv1.Parameter{{Name: OutputParam, ValueFrom: &wfv1.ValueFrom{Path: "/tmp/result"}}}},
 	}
 	wf := &wfv1.Workflow{ObjectMeta: metav1.ObjectMeta{GenerateName: "e2e-", Namespace: ns}}
-	switch s.Shape {
-	case ParallelDAG:
+	if names, dag := dagTasks[s.Shape]; dag {
 		var tasks []wfv1.DAGTask
-		for _, name := range []string{"a", VictimTask, "c"} {
+		for _, name := range names {
 			tasks = append(tasks, wfv1.DAGTask{Name: name, Template: step.Name})
 		}
 		wf.Spec = wfv1.WorkflowSpec{Entrypoint: "main", Templates: []wfv1.Template{
 			{Name: "main", DAG: &wfv1.DAGTemplate{Tasks: tasks}}, step}}
-	default:
+	} else {
 		wf.Spec = wfv1.WorkflowSpec{Entrypoint: step.Name, Templates: []wfv1.Template{step}}
 	}
 	return wf
