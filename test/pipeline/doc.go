@@ -21,7 +21,9 @@
 //
 // The test plays the kubelet (test/kubelet) and the Job controller (the
 // Job runner). TestPipeline runs under `go test ./test/pipeline/`; -short
-// skips it. TestStorm (N workflows OOM at once) runs only with
+// skips it. TestPipelineRescuesCompressedFanOut does the same for one
+// OOMKilled shard of a 12-shard fan-out whose status the controller keeps
+// compressed (MAX_WORKFLOW_SIZE lowered). TestStorm (N workflows OOM at once) runs only with
 // PIPELINE_STORM=N. PIPELINE_LOG_DIR=<dir> keeps every run's logs there
 // (controller, argo-events.log, one log per Job); a failed test keeps them
 // anyway and says where.

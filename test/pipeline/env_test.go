@@ -32,15 +32,17 @@ type pipeline struct {
 }
 
 // startPipeline brings the whole pipeline up and registers its teardown.
-// jobParallelism bounds how many remediator Jobs run at once.
-func startPipeline(t *testing.T, jobParallelism int) *pipeline {
+// jobParallelism bounds how many remediator Jobs run at once. controllerEnv
+// is added to the workflow-controller's environment (argo.Start), e.g.
+// "MAX_WORKFLOW_SIZE=20000"; most tests pass none.
+func startPipeline(t *testing.T, jobParallelism int, controllerEnv ...string) *pipeline {
 	t.Helper()
 	bin := remediatorBinary(t)
 	c := cluster.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p := &pipeline{C: c, NS: c.NewNamespace(t), Dir: logDir(t), Kubelet: kubelet.Kubelet{Kube: c.Kube, Argo: c.Argo}}
-	ctl, err := argo.Start(ctx, c, controllerVersion, p.NS, p.Dir)
+	ctl, err := argo.Start(ctx, c, controllerVersion, p.NS, p.Dir, controllerEnv...)
 	if err != nil {
 		t.Fatal(err)
 	}
