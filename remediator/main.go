@@ -59,7 +59,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return app.ExitBadInput
 	}
 	log := app.NewLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	identity, _ := os.Hostname()
+	identity, err := app.Identity(os.Hostname)
+	if err != nil {
+		log.Warn("using a random identity", "identity", identity, "error", err)
+	}
 
 	restCfg, err := kube.Config(cfg.Kubeconfig, "argo-oom-remediator/"+identity)
 	if err != nil && cfg.Kubeconfig != "" {

@@ -100,22 +100,24 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 
 // node remediates one node, records and reports what happened.
 func (r *runner) node(ctx context.Context, t remediate.Target) error {
-	return r.nodeWith(ctx, r.rem, t)
+	_, err := r.nodeWith(ctx, r.rem, t)
+	return err
 }
 
-// nodeWith is node with a given remediator.
-func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t remediate.Target) error {
+// nodeWith is node with a given remediator; it also returns the run's
+// result.
+func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t remediate.Target) (remediate.Result, error) {
 	res, runErr := rem.Run(ctx, t)
 	if runErr != nil && ctx.Err() != nil {
 		// Interrupted (SIGTERM): stop now, write nothing more; the Job retries.
-		return fmt.Errorf("interrupted while remediating %s/%s node %s: %w", t.Namespace, t.Workflow, t.NodeID, runErr)
+		return res, fmt.Errorf("interrupted while remediating %s/%s node %s: %w", t.Namespace, t.Workflow, t.NodeID, runErr)
 	}
 	logResult(r.deps.Log, res, runErr)
 	err := r.report(ctx, res, runErr)
 	if err == nil && res.Stuck {
-		return &StuckError{Err: fmt.Errorf("%s/%s node %s: %s, the workflow stays stuck", t.Namespace, t.Workflow, t.NodeID, res.Outcome)}
+		return res, &StuckError{Err: fmt.Errorf("%s/%s node %s: %s, the workflow stays stuck", t.Namespace, t.Workflow, t.NodeID, res.Outcome)}
 	}
-	return err
+	return res, err
 }
 
 // report sends the run's CloudEvent; a failed delivery is recorded on the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/sweep"
@@ -28,7 +29,23 @@ func (r *runner) sweep(ctx context.Context) error {
 		r.deps.Log.Info("sweep: suspect node", "namespace", c.Target.Namespace, "workflow", c.Target.Workflow,
 			"node", c.Target.NodeID, "decision", c.Decision.String(), "dryRun", r.cfg.DryRun.Value)
 	}
-	errs := r.each(ctx, todo, r.cfg.SweepConcurrency.Value)
+	runs := r.each(ctx, todo, config.ReasonSweep, r.cfg.SweepConcurrency.Value)
+	summary := notify.SweepSummary{
+		Cluster: r.cfg.ClusterName, Namespace: r.cfg.Namespace, Workflows: scan.Workflows, Suspects: scan.Suspects,
+		Failed: len(scan.Unreadable), Deferred: scan.Suspects - len(todo), DryRun: r.cfg.DryRun.Value,
+	}
+	var errs []error
+	for _, run := range runs {
+		switch {
+		case run.err != nil:
+			summary.Failed++
+			errs = append(errs, run.err)
+		case run.res.Wrote():
+			summary.Remediated++
+		default: // found complete or healthy meanwhile, or a dry run
+			summary.Unchanged++
+		}
+	}
 	for _, u := range scan.Unreadable {
 		r.deps.Log.Warn("sweep: the nodes of a stuck workflow cannot be read; nothing written", "namespace", u.Namespace,
 			"workflow", u.Workflow, "error", u.Err)
@@ -36,20 +53,10 @@ func (r *runner) sweep(ctx context.Context) error {
 			fmt.Sprintf("sweep: the workflow's nodes cannot be read, nothing was written: %v", u.Err))
 		errs = append(errs, &StuckError{Err: fmt.Errorf("sweep: %s/%s: %w", u.Namespace, u.Workflow, u.Err)})
 	}
-	failed := 0
-	for _, e := range errs {
-		if e != nil {
-			failed++
-		}
-	}
-	summary := notify.SweepSummary{
-		Cluster: r.cfg.ClusterName, Namespace: r.cfg.Namespace, Workflows: scan.Workflows, Suspects: scan.Suspects,
-		Remediated: len(todo) - failed, Failed: failed + len(scan.Unreadable), Deferred: scan.Suspects - len(todo),
-		Seconds: r.deps.Clock.Since(start).Seconds(), DryRun: r.cfg.DryRun.Value,
-	}
+	summary.Seconds = r.deps.Clock.Since(start).Seconds()
 	r.deps.Log.Info("sweep finished", "workflows", summary.Workflows, "suspects", summary.Suspects,
-		"remediated", summary.Remediated, "failed", summary.Failed, "deferred", summary.Deferred,
-		"seconds", summary.Seconds, "dryRun", summary.DryRun)
+		"remediated", summary.Remediated, "unchanged", summary.Unchanged, "failed", summary.Failed,
+		"deferred", summary.Deferred, "seconds", summary.Seconds, "dryRun", summary.DryRun)
 	ev, err := notify.BuildSweep(summary, r.deps.Clock.Now())
 	if err == nil {
 		err = r.sender.Send(ctx, ev)
@@ -80,7 +87,11 @@ func (r *runner) workflow(ctx context.Context) error {
 		return r.node(ctx, remediate.Target{Namespace: r.cfg.Namespace, Workflow: r.cfg.Workflow, Trigger: r.cfg.Reason})
 	}
 	r.deps.Log.Info("stuck nodes found", "workflow", r.cfg.Workflow, "nodes", len(scan.Candidates))
-	return errors.Join(r.each(ctx, scan.Candidates, r.cfg.SweepConcurrency.Value)...)
+	var errs []error
+	for _, run := range r.each(ctx, scan.Candidates, r.cfg.Reason, r.cfg.SweepConcurrency.Value) {
+		errs = append(errs, run.err)
+	}
+	return errors.Join(errs...)
 }
 
 // scanner reads the namespace and workflow the configuration names.
@@ -89,27 +100,31 @@ func (r *runner) scanner() sweep.Scanner {
 		Workflow: r.cfg.Workflow, Grace: r.cfg.GracePeriod.Duration}
 }
 
-// each remediates the candidates, at most limit at once, and returns one
-// error (or nil) per candidate.
-func (r *runner) each(ctx context.Context, cands []sweep.Candidate, limit int) []error {
-	errs := make([]error, len(cands))
+// nodeRun is how the remediation of one candidate ended.
+type nodeRun struct {
+	res remediate.Result
+	err error
+}
+
+// each remediates the candidates, at most limit at once, each triggered by
+// trigger, and returns one run per candidate.
+func (r *runner) each(ctx context.Context, cands []sweep.Candidate, trigger string, limit int) []nodeRun {
+	runs := make([]nodeRun, len(cands))
 	var g errgroup.Group
 	g.SetLimit(limit)
 	for i, c := range cands {
 		t := c.Target
-		t.Trigger = r.cfg.Reason
-		if r.cfg.Mode != "" {
-			t.Trigger = r.cfg.Mode
-		}
+		t.Trigger = trigger
 		rem := r.rem
 		if c.Patient() {
 			rem = r.patient
 		}
 		g.Go(func() error {
-			errs[i] = r.nodeWith(ctx, rem, t) // each goroutine owns its index
+			res, err := r.nodeWith(ctx, rem, t)
+			runs[i] = nodeRun{res, err} // each goroutine owns its index
 			return nil
 		})
 	}
 	_ = g.Wait()
-	return errs
+	return runs
 }

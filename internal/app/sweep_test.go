@@ -67,7 +67,7 @@ func TestSweepFixesOnlyWhatIsSafe(t *testing.T) {
 	if err := json.Unmarshal(evs[1].Data(), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Workflows != 2 || s.Suspects != 2 || s.Remediated != 1 || s.Deferred != 1 || s.Failed != 0 {
+	if s.Workflows != 2 || s.Suspects != 2 || s.Remediated != 1 || s.Unchanged != 0 || s.Deferred != 1 || s.Failed != 0 {
 		t.Errorf("summary %+v", s)
 	}
 	var data notify.Data
@@ -77,9 +77,13 @@ func TestSweepFixesOnlyWhatIsSafe(t *testing.T) {
 	}
 }
 
+// A dry run writes nothing, and its summary says so: the node it would fix
+// is counted unchanged, not remediated (it used to count every run that
+// returned no error as remediated).
 func TestSweepDryRunWritesNothing(t *testing.T) {
 	kube, argo := sweepWorld()
-	d := Deps{Kube: kube, Argo: argo, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rec := &cetest.Recorder{}
+	d := Deps{Kube: kube, Argo: argo, Events: rec, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if err := Run(context.Background(), sweepConfig(t, config.ModeSweep, map[string]string{"REMEDIATOR_DRY_RUN": "true"}), d); err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +92,17 @@ func TestSweepDryRunWritesNothing(t *testing.T) {
 		case "create", "update", "patch", "delete":
 			t.Errorf("dry run wrote: %s %s", a.GetVerb(), a.GetResource().Resource)
 		}
+	}
+	evs := rec.Events()
+	if len(evs) != 2 || evs[1].Type() != notify.SweepType {
+		t.Fatalf("events %v", evs)
+	}
+	var s notify.SweepSummary
+	if err := json.Unmarshal(evs[1].Data(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Remediated != 0 || s.Unchanged != 1 || s.Deferred != 1 || s.Failed != 0 || !s.DryRun {
+		t.Errorf("summary %+v, want 0 remediated, 1 unchanged, 1 deferred, dry run", s)
 	}
 }
 

@@ -18,9 +18,13 @@ type SweepSummary struct {
 	Namespace string `json:"namespace,omitempty"` // empty: every namespace
 	Workflows int    `json:"workflows"`           // Running workflows scanned
 	Suspects  int    `json:"suspects"`            // finished nodes with a false status entry
-	// Remediated, Failed: nodes safe to fix now, by result; Deferred: the
-	// others (wait may still write), left to a later sweep or their Job.
+	// Remediated, Unchanged, Failed: the nodes safe to fix now, by result
+	// (Unchanged: nothing written, because the node was found complete or
+	// healthy by then, or in a dry run); Failed also counts the workflows
+	// whose nodes could not be read; Deferred: the others (wait may still
+	// write), left to a later sweep or their Job.
 	Remediated int     `json:"remediated"`
+	Unchanged  int     `json:"unchanged"`
 	Failed     int     `json:"failed"`
 	Deferred   int     `json:"deferred"`
 	Seconds    float64 `json:"seconds"`

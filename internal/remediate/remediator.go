@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/wfstatus"
@@ -207,11 +209,14 @@ func (r *Remediator) endWait(ctx context.Context, res Result, err error) (Result
 	return res, err
 }
 
+// titled upper-cases the first letter of s, for an Event reason or
+// message made of an action ("complete" → "Complete").
 func titled(s string) string {
-	if s == "" {
-		return s
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
+		return s // empty, or not UTF-8: left as it is
 	}
-	return string(s[0]-'a'+'A') + s[1:]
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // warnStuck marks a run that leaves a stuck workflow as it found it and

@@ -229,7 +229,7 @@ func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []suspects, n
 			pod := podByNode[id]
 			node, known := sus.nodes[id]
 			in := remediate.Assess(sus.wf, node, known, trByNode[id], pod, id, s.Grace, now)
-			t := remediate.Target{Namespace: ns, Workflow: sus.wf.Name, NodeID: id, Trigger: "sweep"}
+			t := remediate.Target{Namespace: ns, Workflow: sus.wf.Name, NodeID: id}
 			if pod != nil {
 				t.PodName, t.PodUID = pod.Name, string(pod.UID)
 			}
