@@ -140,9 +140,12 @@ func (s *scenario) taskResult() *wfv1.WorkflowTaskResult {
 }
 
 // standInForController ends the workflow as Argo's controller would once
-// the task result is complete (see kubelet.StandInForController).
+// the task result is complete (see kubelet.StandInForController). Giving
+// up is a failure unless the test ended it first (its context cancelled).
 func (s *scenario) standInForController(ctx context.Context) {
-	s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, time.Minute)
+	if err := s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, time.Minute); err != nil && ctx.Err() == nil {
+		s.t.Errorf("%v", err)
+	}
 }
 
 // remediator builds the real remediator on cfg (admin when nil).

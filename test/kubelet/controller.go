@@ -2,6 +2,7 @@ package kubelet
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -14,20 +15,22 @@ import (
 // without one needs to verify a remediation: once the node's task result is
 // complete, it marks the status entry complete and ends the workflow Failed.
 // It waits up to `within` for the task result, then retries the update (a
-// conflict, an API server restarting) for up to a minute. It gives up
-// silently: the test then fails on its own assertions.
-func (k Kubelet) StandInForController(ctx context.Context, ns, workflow, nodeID string, within time.Duration) {
+// conflict, an API server restarting) for up to a minute. The error says
+// which of the two it gave up on, with the last API error seen.
+func (k Kubelet) StandInForController(ctx context.Context, ns, workflow, nodeID string, within time.Duration) error {
 	argo := k.Argo.ArgoprojV1alpha1()
+	var last error
 	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, within, true, func(ctx context.Context) (bool, error) {
 		tr, err := argo.WorkflowTaskResults(ns).Get(ctx, nodeID, metav1.GetOptions{})
+		last = err
 		return err == nil && tr.Labels[common.LabelKeyReportOutputsCompleted] == "true", nil
 	})
 	if err != nil {
-		return
+		return fmt.Errorf("stand-in for the controller: task result %s/%s never completed within %s (last error: %v): %w", ns, nodeID, within, last, err)
 	}
-	_ = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		wf, err := argo.Workflows(ns).Get(ctx, workflow, metav1.GetOptions{})
-		if err != nil {
+		if last = err; err != nil {
 			return false, nil
 		}
 		wf.Status.MarkTaskResultComplete(nodeID)
@@ -37,7 +40,11 @@ func (k Kubelet) StandInForController(ctx context.Context, ns, workflow, nodeID 
 			wf.Labels = map[string]string{}
 		}
 		wf.Labels[common.LabelKeyCompleted] = "true"
-		_, err = argo.Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{})
-		return err == nil, nil
+		_, last = argo.Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{})
+		return last == nil, nil
 	})
+	if err != nil {
+		return fmt.Errorf("stand-in for the controller: ending workflow %s/%s (last error: %v): %w", ns, workflow, last, err)
+	}
+	return nil
 }

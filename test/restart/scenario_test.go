@@ -129,9 +129,12 @@ func (s *scenario) taskResult() *wfv1.WorkflowTaskResult {
 }
 
 // standInForController ends the workflow as Argo's controller would once
-// the task result is complete (see kubelet.StandInForController).
+// the task result is complete (see kubelet.StandInForController). Giving
+// up is a failure unless the test ended it first (its context cancelled).
 func (s *scenario) standInForController(ctx context.Context) {
-	s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, 2*time.Minute)
+	if err := s.k.StandInForController(ctx, s.ns, s.wf.Name, s.nodeID, 2*time.Minute); err != nil && ctx.Err() == nil {
+		s.t.Errorf("%v", err)
+	}
 }
 
 // process is the remediator binary running on a scenario through a proxy.
