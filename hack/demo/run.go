@@ -56,7 +56,11 @@ func run(ctx context.Context, out io.Writer) error {
 			fmt.Fprintln(os.Stderr, "stopping the local cluster:", err)
 		}
 	}()
-	tl.step("local cluster up: kube-apiserver v1.34.3 + etcd on 127.0.0.1, Argo CRDs installed")
+	sv, err := c.Kube.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("asking the local kube-apiserver its version: %w", err)
+	}
+	tl.step("local cluster up: kube-apiserver %s + etcd on 127.0.0.1, Argo CRDs installed", sv.GitVersion)
 	if _, err := c.Kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}, metav1.CreateOptions{}); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package argo
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,4 +77,20 @@ func poll(t *testing.T, what string, cond wait.ConditionWithContextFunc) {
 // until polls cond for up to two minutes.
 func until(ctx context.Context, cond wait.ConditionWithContextFunc) error {
 	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, cond)
+}
+
+// Versions repeats WORKFLOW_CONTROLLER_VERSIONS of hack/versions.env, which
+// decides what `make tools-controllers` builds: the two must not drift.
+func TestVersionsAreTheBuiltOnes(t *testing.T) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := cluster.Versions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if built := strings.Split(vars["WORKFLOW_CONTROLLER_VERSIONS"], ","); !slices.Equal(built, Versions) {
+		t.Errorf("argo.Versions = %v, hack/versions.env builds %v", Versions, built)
+	}
 }
