@@ -225,14 +225,6 @@ func (b *nodeBoard) refresh(ctx context.Context) {
 	b.seen++
 }
 
-// get returns the workflow as last read.
-func (b *nodeBoard) get(name string) (boardEntry, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e, ok := b.wfs[name]
-	return e, ok
-}
-
 // until polls the board (in memory) for up to timeout until cond holds,
 // failing with cond's last word on what is missing.
 func (b *nodeBoard) until(ctx context.Context, what string, timeout time.Duration, cond func(map[string]boardEntry) (bool, string)) error {
@@ -403,14 +395,6 @@ func containsTR(trs []wfv1.WorkflowTaskResult, name string) bool {
 		}
 	}
 	return false
-}
-
-// waitTB polls cond every interval for up to timeout, failing tb with what.
-func waitTB(tb testing.TB, what string, interval, timeout time.Duration, cond wait.ConditionWithContextFunc) {
-	tb.Helper()
-	if err := wait.PollUntilContextTimeout(context.Background(), interval, timeout, true, cond); err != nil {
-		tb.Fatalf("waiting for %s: %v", what, err)
-	}
 }
 
 // controllerTail is the end of the controller's log, for failure messages.

@@ -26,7 +26,7 @@ func (k Kubelet) StandInForController(ctx context.Context, ns, workflow, nodeID 
 		return err == nil && tr.Labels[common.LabelKeyReportOutputsCompleted] == "true", nil
 	})
 	if err != nil {
-		return fmt.Errorf("stand-in for the controller: task result %s/%s never completed within %s (last error: %v): %w", ns, nodeID, within, last, err)
+		return fmt.Errorf("stand-in for the controller: task result %s/%s never completed within %s (last error: %s): %w", ns, nodeID, within, describe(last), err)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		wf, err := argo.Workflows(ns).Get(ctx, workflow, metav1.GetOptions{})
@@ -44,7 +44,15 @@ func (k Kubelet) StandInForController(ctx context.Context, ns, workflow, nodeID 
 		return last == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("stand-in for the controller: ending workflow %s/%s (last error: %v): %w", ns, workflow, last, err)
+		return fmt.Errorf("stand-in for the controller: ending workflow %s/%s (last error: %s): %w", ns, workflow, describe(last), err)
 	}
 	return nil
+}
+
+// describe is an API error's text for a message that wraps another error.
+func describe(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return err.Error()
 }
