@@ -77,7 +77,7 @@ func movedOn(wf *wfstatus.Workflow, nodeID string) bool {
 func (r *Remediator) waitForWorkflow(ctx context.Context, t Target, rv string) error {
 	opts := byName(t.Workflow)
 	opts.ResourceVersion, opts.AllowWatchBookmarks = rv, true
-	w, err := r.watchWorkflow(ctx, t.Namespace, opts)
+	w, err := r.argo.ArgoprojV1alpha1().Workflows(t.Namespace).Watch(ctx, opts)
 	if err != nil {
 		return err
 	}

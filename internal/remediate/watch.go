@@ -2,19 +2,12 @@ package remediate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
-	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned/scheme"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/rest"
 )
 
 // waitForChange watches the workflow, the task result and the pod from the
@@ -34,7 +27,7 @@ func (r *Remediator) waitForChange(ctx context.Context, t Target, s snapshot, re
 	podOpts := podListOptions(t)
 	podOpts.ResourceVersion, podOpts.AllowWatchBookmarks = s.podRV, true
 
-	wfW, err := r.watchWorkflow(ctx, t.Namespace, wfOpts)
+	wfW, err := r.argo.ArgoprojV1alpha1().Workflows(t.Namespace).Watch(ctx, wfOpts)
 	if err != nil {
 		return fmt.Errorf("watching workflow %s/%s: %w", t.Namespace, t.Workflow, err)
 	}
@@ -98,59 +91,3 @@ func relevant(ev watch.Event, name string) bool {
 	m, ok := ev.Object.(metav1.Object)
 	return ok && m.GetName() == name
 }
-
-// watchWorkflow watches workflows without decoding them: an event tells
-// only that the workflow changed (the next read decodes what is needed,
-// lean), so each event's object is reduced to its name and
-// resourceVersion. A typed watch would decode every event into a whole
-// wfv1.Workflow, all its nodes included. Fake clientsets have no REST
-// client: their typed watch is used as is.
-func (r *Remediator) watchWorkflow(ctx context.Context, namespace string, opts metav1.ListOptions) (watch.Interface, error) {
-	c, ok := r.argo.ArgoprojV1alpha1().RESTClient().(*rest.RESTClient)
-	if !ok || c == nil {
-		return r.argo.ArgoprojV1alpha1().Workflows(namespace).Watch(ctx, opts)
-	}
-	opts.Watch = true
-	body, err := c.Get().Namespace(namespace).Resource("workflows").
-		VersionedParams(&opts, scheme.ParameterCodec).Stream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return watch.NewStreamWatcher(&leanEvents{body: body, dec: json.NewDecoder(body)},
-		apierrors.NewClientErrorReporter(http.StatusInternalServerError, "GET", "ClientWatchDecoding")), nil
-}
-
-// leanEvents decodes a JSON watch stream keeping of each object only what
-// relevant and the caller look at.
-type leanEvents struct {
-	body io.ReadCloser
-	dec  *json.Decoder
-}
-
-func (l *leanEvents) Decode() (watch.EventType, runtime.Object, error) {
-	var ev struct {
-		Type   watch.EventType `json:"type"`
-		Object struct {
-			Metadata struct {
-				Name            string `json:"name"`
-				ResourceVersion string `json:"resourceVersion"`
-			} `json:"metadata"`
-			// An ERROR event's object is a Status.
-			Message string `json:"message"`
-			Reason  string `json:"reason"`
-			Code    int32  `json:"code"`
-		} `json:"object"`
-	}
-	if err := l.dec.Decode(&ev); err != nil {
-		return "", nil, err
-	}
-	o := ev.Object
-	if ev.Type == watch.Error {
-		return ev.Type, &metav1.Status{Status: metav1.StatusFailure, Message: o.Message,
-			Reason: metav1.StatusReason(o.Reason), Code: o.Code}, nil
-	}
-	return ev.Type, &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
-		Name: o.Metadata.Name, ResourceVersion: o.Metadata.ResourceVersion}}, nil
-}
-
-func (l *leanEvents) Close() { _ = l.body.Close() }

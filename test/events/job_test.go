@@ -145,7 +145,7 @@ func assertJobSpec(t *testing.T, job *batchv1.Job) {
 	}
 	wantResources := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("80Mi")},
 	}
 	if !equality.Semantic.DeepEqual(c.Resources, wantResources) {
 		t.Errorf("resources = %+v", c.Resources)
