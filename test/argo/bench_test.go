@@ -49,7 +49,7 @@ func BenchmarkDefaultSizeCompressedFanOut(b *testing.B) {
 	// gets this long before the run is declared unable to handle the size.
 	const timeout = 20 * time.Minute
 	dir := b.TempDir()
-	bin := buildRemediator(b, dir)
+	bin := cluster.BuildRemediator(b, dir)
 	c := cluster.Start(b)
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	kc, err := c.KubeConfig()
@@ -206,22 +206,4 @@ func measuredCommand(tb testing.TB, bin string) (*exec.Cmd, func() float64) {
 			kib, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
 		return float64(kib) / 1024
 	}
-}
-
-// buildRemediator builds the remediator as shipped (static, trimmed,
-// stripped) into dir, as test/integration does: its peak RSS is the
-// shipped binary's.
-func buildRemediator(tb testing.TB, dir string) string {
-	tb.Helper()
-	bin := filepath.Join(dir, "remediator")
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building the remediator: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -2,13 +2,10 @@ package argo
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/app"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
@@ -122,26 +119,7 @@ func TestSweepRescuesCompressedFanOutsUnderV358(t *testing.T) {
 		t.Fatal(err)
 	}
 	began = time.Now()
-	sweeps := 0
-	// The pod deleted just now is within the grace: sweep until nothing is
-	// left, as the CronJob would every few minutes.
-	poll(t, "the sweeps to fix every stuck fan-out", func(ctx context.Context) (bool, error) {
-		sweeps++
-		d := app.Deps{Kube: c.Kube, Argo: c.Argo, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: "sweep-e2e"}
-		if err := app.Run(ctx, cfg, d); err != nil {
-			return false, err
-		}
-		wfs, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, wf := range wfs.Items {
-			if !wf.Status.Phase.Completed() {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	sweeps := sweepUntilDone(t, c, ns, cfg)
 	t.Logf("2 compressed fan-outs rescued by the sweep in %s (%d sweeps)", time.Since(began).Round(100*time.Millisecond), sweeps)
 
 	for _, p := range plays {

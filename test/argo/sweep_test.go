@@ -82,22 +82,7 @@ func TestSweepRescuesStuckWorkflowsUnderV358(t *testing.T) {
 	began := time.Now()
 	// Pods garbage-collected just now are within the grace: sweep until
 	// none is left, as the CronJob would every few minutes.
-	poll(t, "the sweeps to fix every stuck workflow", func(ctx context.Context) (bool, error) {
-		d := app.Deps{Kube: c.Kube, Argo: c.Argo, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: "sweep-e2e"}
-		if err := app.Run(ctx, cfg, d); err != nil {
-			return false, err
-		}
-		wfs, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, err
-		}
-		for _, wf := range wfs.Items {
-			if !wf.Status.Phase.Completed() {
-				return false, nil
-			}
-		}
-		return true, nil
-	})
+	sweepUntilDone(t, c, ns, cfg)
 	t.Logf("%d stuck workflows rescued by the sweep in %s", stuck, time.Since(began).Round(100*time.Millisecond))
 	wfs, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -186,4 +171,30 @@ func nodeIs(ctx context.Context, c *cluster.Cluster, ns, name, nodeID string, ok
 		return fmt.Errorf("%s: node %s never reached the expected phase: %w", name, nodeID, err)
 	}
 	return nil
+}
+
+// sweepUntilDone runs the sweep until every workflow of ns is completed, as
+// the CronJob would every few minutes (a pod garbage-collected just now is
+// within the grace), and returns how many sweeps it took.
+func sweepUntilDone(t *testing.T, c *cluster.Cluster, ns string, cfg config.Config) int {
+	t.Helper()
+	sweeps := 0
+	poll(t, "the sweeps to fix every stuck workflow", func(ctx context.Context) (bool, error) {
+		sweeps++
+		d := app.Deps{Kube: c.Kube, Argo: c.Argo, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: "sweep-e2e"}
+		if err := app.Run(ctx, cfg, d); err != nil {
+			return false, err
+		}
+		wfs, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, wf := range wfs.Items {
+			if !wf.Status.Phase.Completed() {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return sweeps
 }

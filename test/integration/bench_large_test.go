@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/packer"
 	corev1 "k8s.io/api/core/v1"
@@ -40,7 +42,7 @@ import (
 // least 25 % headroom.
 func BenchmarkRemediatorLargeWorkflow(b *testing.B) {
 	dir := b.TempDir()
-	bin := buildRemediator(b, dir)
+	bin := cluster.BuildRemediator(b, dir)
 	probe := &runProbe{}
 	proxy := newObservingProxy(b, probe.observe)
 	kubeconfig := proxyKubeconfig(b, dir, proxy)

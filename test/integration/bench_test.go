@@ -126,7 +126,7 @@ func (p *countingProxy) settle(tb testing.TB) {
 // RSS. Targets: ≤ 8 requests, < 100 ms to first request, < 40 MiB.
 func BenchmarkRemediatorProcess(b *testing.B) {
 	dir := b.TempDir()
-	bin := buildRemediator(b, dir)
+	bin := cluster.BuildRemediator(b, dir)
 	proxy := newCountingProxy(b)
 	kubeconfig := proxyKubeconfig(b, dir, proxy)
 	rss := newPeakRSS(b, dir)
@@ -180,7 +180,7 @@ func BenchmarkRemediatorProcess(b *testing.B) {
 func BenchmarkSweep(b *testing.B) {
 	ctx := context.Background()
 	dir := b.TempDir()
-	bin := buildRemediator(b, dir)
+	bin := cluster.BuildRemediator(b, dir)
 	proxy := newCountingProxy(b)
 	kubeconfig := proxyKubeconfig(b, dir, proxy)
 	rss := newPeakRSS(b, dir)
@@ -292,23 +292,6 @@ func (p *peakRSS) mib(tb testing.TB) float64 {
 		tb.Fatal(err)
 	}
 	return kib / 1024
-}
-
-// buildRemediator builds the remediator as shipped (static, trimmed,
-// stripped) into dir.
-func buildRemediator(tb testing.TB, dir string) string {
-	tb.Helper()
-	bin := filepath.Join(dir, "remediator")
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building the remediator: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // proxyKubeconfig writes a kubeconfig pointing at the counting proxy.

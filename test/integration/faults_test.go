@@ -115,7 +115,7 @@ func TestSIGTERMStopsAtOnce(t *testing.T) {
 	s := newScenario(t, wfv1.NodeFailed, boolp(false))
 	s.initializeOutput()
 	dir := t.TempDir()
-	bin := buildRemediator(t, dir)
+	bin := cluster.BuildRemediator(t, dir)
 	watching := newFaultyProxy(t, 0, 0, 0)
 	kc, err := cluster.KubeConfigFor(watching.config())
 	if err != nil {

@@ -340,7 +340,7 @@ func remediatedEventID(s *scenario) string {
 // re-run exits 0 and reports remediated under the event id an
 // uninterrupted run uses, and every run that got that far left one Event.
 func TestSIGKILLAtEachStepThenJobRetry(t *testing.T) {
-	bin := buildRemediator(t, t.TempDir())
+	bin := cluster.BuildRemediator(t, t.TempDir())
 	normal := "Normal TaskResultComplete"
 	earlier := "Normal " + remediate.ReasonRemediatedEarlier
 	tests := []struct {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/file"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,7 +34,7 @@ func (s *scenario) restatus(change func(*wfv1.WorkflowStatus)) {
 }
 
 func TestLargeWorkflowStatus(t *testing.T) {
-	bin := buildRemediator(t, t.TempDir())
+	bin := cluster.BuildRemediator(t, t.TempDir())
 	cases := []struct {
 		name     string
 		status   func(t *testing.T, st *wfv1.WorkflowStatus)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -44,7 +46,7 @@ func closedAddress(t *testing.T) string {
 // its own mode, its attempts counted from the client's own error ("(3x)":
 // three retries). The flapping mode resets the connection instead.
 func TestSinkFaultsOnTheRealBinary(t *testing.T) {
-	bin := buildRemediator(t, t.TempDir())
+	bin := cluster.BuildRemediator(t, t.TempDir())
 	const retries = 3
 	tests := []struct {
 		name   string
