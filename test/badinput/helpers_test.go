@@ -17,7 +17,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
 // binary is the remediator built once by TestMain.

@@ -30,7 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
 // What the pipeline does with a bad pod event.

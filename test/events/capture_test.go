@@ -28,7 +28,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
 // TestCaptureFixtures rebuilds testdata/pods from a real kube-apiserver:

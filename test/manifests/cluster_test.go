@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"k8s.io/utils/ptr"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
 // TestAPIServerAcceptsOverlays applies the output of every overlay to a real

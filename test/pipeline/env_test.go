@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"k8s.io/client-go/rest"
 )

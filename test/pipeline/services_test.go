@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"github.com/argoproj/argo-events/pkg/eventsources"
 	"github.com/argoproj/argo-events/pkg/metrics"

@@ -1,0 +1,40 @@
+package support
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+)
+
+// Remediator builds the remediator as shipped (static, trimmed, stripped:
+// the flags of `make build` and the image) into dir and returns its path,
+// so that what a test runs, and the peak RSS a benchmark measures, are the
+// shipped binary's. Every test package builds with the same flags and so
+// shares one entry of the build cache.
+func Remediator(dir string) (string, error) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "remediator")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the remediator: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// BuildRemediator is [Remediator] for a test: it fails the test on error.
+func BuildRemediator(tb testing.TB, dir string) string {
+	tb.Helper()
+	bin, err := Remediator(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin
+}

@@ -1,0 +1,91 @@
+package support
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// peakRSSHelper is a program of a few MiB that runs its arguments (after
+// the first) as a child and writes the child's peak RSS (KiB) to the file
+// named by the first. The child's Maxrss cannot be taken from a wait of the
+// test process itself: Linux carries the pre-exec address space's high-water
+// mark into the exec'd program's, and os/exec clones the test process (its
+// memory: hundreds of MiB after building large workflows) to start the
+// child, so the figure would be the test binary's. Started from this small
+// helper, the child's figure is its own (with a floor of the helper's
+// ~2.4 MiB).
+const peakRSSHelper = `package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+func main() {
+	cmd := exec.Command(os.Args[2], os.Args[3:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		fmt.Fprintln(os.Stderr, "peakrss:", err)
+		os.Exit(125)
+	}
+	kib := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	if err := os.WriteFile(os.Args[1], []byte(fmt.Sprint(kib)), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, "peakrss:", err)
+		os.Exit(125)
+	}
+	os.Exit(cmd.ProcessState.ExitCode())
+}
+`
+
+// PeakRSS runs programs through peakRSSHelper, built once into a directory.
+type PeakRSS struct{ helper, out string }
+
+func NewPeakRSS(tb testing.TB, dir string) *PeakRSS {
+	tb.Helper()
+	src := filepath.Join(dir, "peakrss-src")
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	for name, content := range map[string]string{"main.go": peakRSSHelper, "go.mod": "module peakrss\n\ngo 1.22\n"} {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(content), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	p := &PeakRSS{helper: filepath.Join(dir, "peakrss"), out: filepath.Join(dir, "peakrss.out")}
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", p.helper, ".")
+	build.Dir, build.Env = src, append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("building the peak-RSS helper: %v\n%s", err, out)
+	}
+	return p
+}
+
+// Command runs bin with args through the helper.
+func (p *PeakRSS) Command(bin string, args ...string) *exec.Cmd {
+	_ = os.Remove(p.out)
+	return exec.Command(p.helper, append([]string{p.out, bin}, args...)...)
+}
+
+// MiB is the peak RSS of the last command's child, in MiB.
+func (p *PeakRSS) MiB(tb testing.TB) float64 {
+	tb.Helper()
+	data, err := os.ReadFile(p.out)
+	if err != nil {
+		tb.Fatalf("the peak-RSS helper left no figure: %v", err)
+	}
+	kib, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kib / 1024
+}
+
