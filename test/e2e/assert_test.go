@@ -123,15 +123,19 @@ func (c check) remediatorLeftAlone(res remediate.Result, want remediate.Outcome,
 }
 
 // safe checks every task result: only the victim's may carry the
-// remediator's mark, only when this run wrote it, never before the victim's
-// wait container ended; a vanished pod not proven dead was trusted only
-// after the grace.
+// remediator's mark, only when this run wrote it, and the write must come
+// after the wait container's end began to be reported (and, for a pod
+// trusted dead because it vanished, after the grace since its deletion).
+// The write time is checked three ways: as the remediator reports it
+// (res.Acted), as the player's own task-result watch saw it, and as the
+// mark's timestamp says (to the second).
 func (c check) safe(victim Timeline, res remediate.Result) {
 	c.t.Helper()
 	trs, err := c.k.TaskResults(context.Background())
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	trustedGone := res.Reason == decide.ReasonPodGoneGraceElapsed
 	for name, tr := range trs {
 		at, marked := tr.Annotations[remediate.AnnotationRemediatedAt]
 		switch {
@@ -148,18 +152,22 @@ func (c check) safe(victim Timeline, res remediate.Result) {
 			c.t.Errorf("task result %s: marked but its label is %q", name, tr.Labels[remediate.LabelCompleted])
 		}
 		written, err := time.Parse(time.RFC3339, at)
-		if err != nil || written.Before(victim.WaitEnded.Truncate(time.Second)) {
-			c.t.Errorf("task result %s remediated at %s, before its wait container ended (%s)", name, at, victim.WaitEnded.Format(time.RFC3339Nano))
+		if err != nil || written.Before(victim.WaitEnding.Truncate(time.Second)) {
+			c.t.Errorf("task result %s remediated at %s, before its wait container ended (%s)", name, at, victim.WaitEnding.Format(time.RFC3339Nano))
 		}
 	}
-	if !res.Wrote() {
-		return
+	if comp, ok := c.k.Player.Completed(victim.NodeID); ok && comp.ByRemediator {
+		if !res.Wrote() {
+			c.t.Errorf("the victim's task result was completed by the remediator at %s, but the run reports no write", comp.At.Format(time.StampMilli))
+		}
+		if err := EarlyWrite(victim, comp.At, trustedGone, grace); err != nil {
+			c.t.Errorf("the task result watch saw the remediator's write too early: %v", err)
+		}
+	} else if res.Wrote() && !res.Previously {
+		c.t.Errorf("the remediator reports a write at %s, but the task result watch never saw its mark with the label complete", res.Acted.Format(time.StampMilli))
 	}
-	if victim.WaitEnded.IsZero() || !res.Acted.After(victim.WaitEnded) {
-		c.t.Errorf("the remediator wrote at %s; the wait container ended at %s", res.Acted.Format(time.StampMilli), victim.WaitEnded.Format(time.StampMilli))
-	}
-	if res.Reason == decide.ReasonPodGoneGraceElapsed && res.Acted.Sub(victim.Deleted) < grace {
-		c.t.Errorf("the remediator trusted the vanished pod %s after its deletion, inside the %s grace", res.Acted.Sub(victim.Deleted), grace)
+	if err := EarlyWrite(victim, res.Acted, trustedGone, grace); err != nil {
+		c.t.Errorf("the remediator wrote too early: %v", err)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/packer"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"

@@ -64,6 +64,7 @@ const (
 	whyDAGTwoMin   = whyTwoMinutes + "; only the one DAG task is held, the two others succeed with their outputs"
 	whyRerunRace   = whyRerun + "; under load the controller sometimes marks the node Error \"pod deleted\" and ends the workflow Error before it re-creates the pod (seen on a loaded 2-core machine): both leave nothing stuck"
 	whyCompressed  = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
+	whyEarly       = "; the remediator, started at main's OOM while wait lives on, waits for the wait's end"
 )
 
 // Expectations are the rows of the matrix: scenario name → version →
@@ -115,6 +116,21 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
 		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyCompressed},
+	},
+	// Issue 16: the remediator starts at main's OOM, inside the window,
+	// while wait runs WaitLinger longer; it must write only after the
+	// wait's end (and the grace of the vanished pod).
+	"9-early-oom-deleted": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowError, "complete", whyGate + whyEarly},
+		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes + whyEarly},
+		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes + whyEarly},
+		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyEarly},
+	},
+	"10-early-oom-pod-kept": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate + whyEarly},
+		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
+		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
+		"v3.7.3":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
 	},
 	"7-healthy": {
 		"v3.5.8":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
 // env is the control plane the package's cases share; each case works in a

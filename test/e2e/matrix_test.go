@@ -5,8 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/decide"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 )
 
@@ -39,18 +40,20 @@ func TestMatrix(t *testing.T) {
 				t.Parallel()
 				began := time.Now()
 				c := startCheck(t, v, s, exp)
-				switch exp.Upstream {
-				case NotStuck:
+				switch {
+				case exp.Upstream == NotStuck:
 					c.notStuck()
-				case Stuck:
+				case s.Early:
+					c.earlyRun(c.victimDone())
+				case exp.Upstream == Stuck:
 					c.stuck(c.victimDone(), true)
-				case Ends:
+				case exp.Upstream == Ends:
 					c.ends(c.victimDone())
-				case Reruns:
+				case exp.Upstream == Reruns:
 					c.reruns(c.victimDone())
-				case Racy:
+				case exp.Upstream == Racy:
 					c.racy(c.victimDone())
-				case RerunsOrEnds:
+				case exp.Upstream == RerunsOrEnds:
 					c.rerunsOrEnds(c.victimDone())
 				}
 				if err := c.k.Player.Err(); err != nil {
@@ -112,8 +115,8 @@ func startCheck(t *testing.T, version string, s Scenario, exp Expectation) check
 func (c check) notStuck() {
 	victim := c.victimDone()
 	wf, at := c.awaitPhase(c.exp.Phase)
-	if at.Before(victim.WaitEnded) {
-		c.t.Errorf("the workflow ended (%s) before the wait container did (%s)", at.Format(time.StampMilli), victim.WaitEnded.Format(time.StampMilli))
+	if at.Before(victim.WaitEnding) {
+		c.t.Errorf("the workflow ended (%s) before the wait container did (%s)", at.Format(time.StampMilli), victim.WaitEnding.Format(time.StampMilli))
 	}
 	c.remediatorLeftAlone(c.receive(), remediate.OutcomeNotStuck, "task-result-complete")
 	c.outputsIntact(wf)
@@ -184,21 +187,7 @@ func (c check) racy(victim Timeline) {
 // rerunsOrEnds: whichever the controller did first, re-create the victim's
 // pod or end the workflow Error on its own, check it in full.
 func (c check) rerunsOrEnds(victim Timeline) {
-	rerun := func() bool {
-		for _, tl := range c.k.Player.Timelines() {
-			if tl.NodeID == victim.NodeID && tl.Attempt > 1 {
-				return true
-			}
-		}
-		return false
-	}
-	_, _, err := c.k.AwaitWorkflow(context.Background(), settle, "a re-created pod or the terminal phase", func(wf *wfv1.Workflow) bool {
-		return rerun() || wf.Status.Phase.Completed()
-	})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if rerun() {
+	if c.rerun(victim) {
 		c.reruns(victim)
 		return
 	}
@@ -206,4 +195,99 @@ func (c check) rerunsOrEnds(victim Timeline) {
 	ended := c
 	ended.exp.Phase = wfv1.WorkflowError
 	ended.ends(victim)
+}
+
+// earlyRun: the remediator started at main's OOM, inside the controller's
+// window, while the wait container was still alive. Whatever the controller
+// then did (the expectation lists what it can reach), the remediator's run
+// must match it: a rescue written only after the wait container ended when
+// the workflow is stuck, no write when the controller ended it or reran the
+// step.
+func (c check) earlyRun(victim Timeline) {
+	res := c.receive()
+	c.t.Logf("early remediator (started at the OOM, %s before the wait container's end): %s (%s), wrote %v",
+		victim.WaitEnding.Sub(victim.OOM).Round(time.Millisecond), res.Outcome, res.Reason, res.Wrote())
+	switch c.exp.Upstream {
+	case Stuck:
+		c.rescued(victim, res)
+	case Ends:
+		c.endedAlone(victim, res, c.exp.Phase)
+	case Racy:
+		if res.Wrote() {
+			c.t.Log("racy upstream: the remediator rescued it before the controller ended it")
+			c.rescued(victim, res)
+			return
+		}
+		c.t.Log("racy upstream: the controller ended it on its own")
+		c.endedAlone(victim, res, c.exp.Phase)
+	case Reruns:
+		c.rerunLeftAlone(victim, res)
+	case RerunsOrEnds:
+		if c.rerun(victim) {
+			c.rerunLeftAlone(victim, res)
+			return
+		}
+		c.t.Log("the controller ended the workflow on its own instead of rerunning the step")
+		c.endedAlone(victim, res, wfv1.WorkflowError)
+	default:
+		c.t.Fatalf("no early check for upstream %s", c.exp.Upstream)
+	}
+}
+
+// rescued: the early run wrote the fix, after the wait's end; the workflow
+// ends.
+func (c check) rescued(victim Timeline, res remediate.Result) {
+	if res.Outcome != remediate.OutcomeRemediated || res.Action != c.exp.Action {
+		c.t.Fatalf("remediator: %s, action %q (%s); want remediated, %q", res.Outcome, res.Action, res.Reason, c.exp.Action)
+	}
+	wf, at := c.awaitPhase(c.exp.Phase)
+	c.t.Logf("remediated %.1fs after the wait container's end (%s, %s); the workflow was %s %.1fs after the write",
+		res.Acted.Sub(victim.WaitEnding).Seconds(), res.Action, res.Reason, wf.Status.Phase, at.Sub(res.Acted).Seconds())
+	c.safe(victim, res)
+	c.outputsIntact(wf)
+}
+
+// endedAlone: the controller ended the workflow (or completed the task
+// result) on its own; the early run wrote nothing.
+func (c check) endedAlone(victim Timeline, res remediate.Result, phase wfv1.WorkflowPhase) {
+	if res.Wrote() || (res.Outcome != remediate.OutcomeAlreadyComplete &&
+		(res.Outcome != remediate.OutcomeNotStuck || res.Reason != decide.ReasonTaskResultComplete)) {
+		c.t.Errorf("remediator: %s (%s), wrote %v; want already-complete or not-stuck (task-result-complete), no write", res.Outcome, res.Reason, res.Wrote())
+	}
+	wf, _ := c.awaitPhase(phase)
+	c.safe(victim, remediate.Result{})
+	c.outputsIntact(wf)
+}
+
+// rerunLeftAlone: the controller re-created the pod; the early run, which
+// the first pod triggered, wrote nothing.
+func (c check) rerunLeftAlone(victim Timeline, res remediate.Result) {
+	if _, err := c.k.Player.Await(context.Background(), settle, "the re-created pod", func(tl Timeline) bool {
+		return tl.NodeID == victim.NodeID && tl.Attempt > 1
+	}); err != nil {
+		c.t.Fatal(err)
+	}
+	c.remediatorLeftAlone(res, remediate.OutcomeNotStuck, "pod-replaced", "node-pending")
+	wf, _ := c.awaitPhase(c.exp.Phase)
+	c.safe(victim, remediate.Result{})
+	c.outputsIntact(wf)
+}
+
+// rerun tells whether the controller re-created the victim's pod, waiting
+// for the workflow's terminal phase or the re-created pod.
+func (c check) rerun(victim Timeline) bool {
+	seen := func() bool {
+		for _, tl := range c.k.Player.Timelines() {
+			if tl.NodeID == victim.NodeID && tl.Attempt > 1 {
+				return true
+			}
+		}
+		return false
+	}
+	if _, _, err := c.k.AwaitWorkflow(context.Background(), settle, "a re-created pod or the terminal phase", func(wf *wfv1.Workflow) bool {
+		return seen() || wf.Status.Phase.Completed()
+	}); err != nil {
+		c.t.Fatal(err)
+	}
+	return seen()
 }

@@ -7,7 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	"github.com/argoproj/argo-workflows/v3/workflow/common"
@@ -30,6 +31,9 @@ const (
 	waitSavesOutputs = 5 * time.Second // OOMWaitFinishes: wait reports its outputs this long after the OOM
 	deleteAfterFail  = 5 * time.Second // OOMDeletedAfterFailed: the pod goes this long after the node failed
 	nodeTimeout      = 90 * time.Second
+	// WaitLinger: WaitLingers scenarios kill the wait container this long
+	// after main's OOM.
+	WaitLinger = 3 * time.Second
 )
 
 // Hooks let a test act at the victim's moments. They run on the player's
@@ -53,6 +57,8 @@ type Player struct {
 	mu       sync.Mutex
 	pods     map[types.UID]*Timeline
 	attempts map[string]int
+	// completed: when each task result was first seen labelled complete.
+	completed map[string]Completion
 	errs     []error
 	changed  chan struct{} // closed and replaced on every change
 }
@@ -60,7 +66,10 @@ type Player struct {
 // Play starts playing; it stops when ctx ends (then call Wait).
 func Play(ctx context.Context, kube kubernetes.Interface, argo versioned.Interface, ns string, s Scenario, hooks Hooks) (*Player, error) {
 	p := &Player{k: kubelet.Kubelet{Kube: kube, Argo: argo}, argo: argo, ns: ns, s: s, hooks: hooks,
-		pods: map[types.UID]*Timeline{}, attempts: map[string]int{}, changed: make(chan struct{})}
+		pods: map[types.UID]*Timeline{}, attempts: map[string]int{}, completed: map[string]Completion{}, changed: make(chan struct{})}
+	if err := p.watchTaskResults(ctx); err != nil {
+		return nil, err
+	}
 	list, err := kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, err
@@ -92,6 +101,73 @@ func Play(ctx context.Context, kube kubernetes.Interface, argo versioned.Interfa
 		}
 	}()
 	return p, nil
+}
+
+// Completion is a task result first seen labelled complete, by the
+// player's own watch: a record of the write independent of what the
+// remediator reports about itself.
+type Completion struct {
+	At time.Time // when the watch delivered it (just after the write)
+	// ByRemediator: the object then carried the remediator's mark.
+	ByRemediator bool
+}
+
+// watchTaskResults records when each task result of the namespace is first
+// seen with report-outputs-completed=true.
+func (p *Player) watchTaskResults(ctx context.Context) error {
+	trs := p.argo.ArgoprojV1alpha1().WorkflowTaskResults(p.ns)
+	list, err := trs.List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	w, err := watchtools.NewRetryWatcher(list.ResourceVersion, &cache.ListWatch{
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) { return trs.Watch(ctx, o) }})
+	if err != nil {
+		return err
+	}
+	seen := func(tr *wfv1.WorkflowTaskResult) {
+		if tr.Labels[common.LabelKeyReportOutputsCompleted] != "true" {
+			return
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if _, done := p.completed[tr.Name]; !done {
+			_, marked := tr.Annotations[remediate.AnnotationRemediatedAt]
+			p.completed[tr.Name] = Completion{At: time.Now(), ByRemediator: marked}
+			p.notify()
+		}
+	}
+	for i := range list.Items {
+		seen(&list.Items[i])
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					return
+				}
+				if tr, isTR := ev.Object.(*wfv1.WorkflowTaskResult); isTR && ev.Type != watch.Deleted {
+					seen(tr)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// Completed returns when the task result of nodeID was first seen
+// labelled complete.
+func (p *Player) Completed(nodeID string) (Completion, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.completed[nodeID]
+	return c, ok
 }
 
 // add starts playing a pod not seen before.
@@ -173,13 +249,17 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil {
 			return err
 		}
+		p.mark(&tl.WaitEnding)
 		_, err := p.k.Succeed(ctx, p.ns, tl.Pod)
 		p.mark(&tl.WaitEnded)
 		return err
 	}
 	end := kubelet.WaitKilled
-	if fate == OOMWaitFinishes {
+	lingers := fate == OOMWaitFinishes || (tl.Victim && p.s.WaitLingers)
+	if lingers {
 		end = kubelet.WaitKeepsRunning
+	} else {
+		p.mark(&tl.WaitEnding) // wait dies in the same status update as main
 	}
 	if _, err := p.k.OOMKill(ctx, p.ns, tl.Pod, end); err != nil {
 		return err
@@ -190,6 +270,18 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 	}
 	if p.hooks.OOM != nil {
 		p.hooks.OOM(p.snapshot(tl))
+	}
+	if lingers && fate != OOMWaitFinishes {
+		// The wait container is killed WaitLinger after main (exit 137,
+		// without finalizing), then the fate goes on.
+		if err := after(ctx, WaitLinger); err != nil {
+			return err
+		}
+		p.mark(&tl.WaitEnding)
+		if _, err := p.k.WaitExit(ctx, p.ns, tl.Pod, 137); err != nil {
+			return err
+		}
+		p.mark(&tl.WaitEnded)
 	}
 	switch fate {
 	case OOMDeletedAtOnce:
@@ -209,6 +301,7 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil {
 			return err
 		}
+		p.mark(&tl.WaitEnding)
 		_, err := p.k.WaitExit(ctx, p.ns, tl.Pod, 0)
 		p.mark(&tl.WaitEnded)
 		return err

@@ -81,8 +81,17 @@ type Scenario struct {
 	Fate     Fate
 	// Early: the remediator starts at the OOM (for a healthy step: once its
 	// node runs), as an event-driven trigger would, instead of after the
-	// observation window; it must wait and write nothing.
+	// observation window: inside the controller's window, while the wait
+	// container may still write. It must write nothing until the wait
+	// container can no longer write (never, where it finishes its outputs
+	// or the step reruns).
 	Early bool
+	// WaitLingers: at the OOM only main is reported dead; the wait
+	// container is killed WaitLinger later (the kubelet reports containers
+	// one by one), and only then does the fate go on (the pod deleted, or
+	// kept). With Early, the remediator runs while wait is still alive: a
+	// write before the wait's end fails the timeline check.
+	WaitLingers bool
 	// Compressed: the controller runs with MAX_WORKFLOW_SIZE lowered to
 	// CompressedMaxSize, so once the DAG's nodes have their outputs it keeps
 	// them in status.compressedNodes and leaves status.nodes empty, as it
@@ -100,6 +109,10 @@ var Scenarios = []Scenario{
 	{Name: "6-dag-one-of-three-oom", Shape: ParallelDAG, Fate: OOMDeletedAtOnce},
 	{Name: "7-healthy", Fate: Succeeds, Early: true},
 	{Name: "8-dag-compressed", Shape: WideDAG, Fate: OOMDeletedAtOnce, Compressed: true},
+	// Issue 16: stuck cases whose remediator starts inside the window, at
+	// main's OOM, while the wait container still runs.
+	{Name: "9-early-oom-deleted", Fate: OOMDeletedAtOnce, Early: true, WaitLingers: true},
+	{Name: "10-early-oom-pod-kept", Fate: OOMPodKept, Early: true, WaitLingers: true},
 	{Name: "control-no-task-result", Executor: NoReport, Fate: OOMDeletedAtOnce},
 }
 

@@ -21,9 +21,32 @@ type Timeline struct {
 	Attempt int
 	Victim  bool
 	// Running: the controller showed the node Running. OOM: main reported
-	// OOMKilled. WaitEnded: the wait container reported terminated (killed
-	// or exited). Deleted: the pod deleted. Done: the pod's fate played.
-	Started, Running, OOM, WaitEnded, Deleted, Done time.Time
+	// OOMKilled. WaitEnding: the played kubelet is about to report the wait
+	// container terminated (until then it may write, whatever any reader
+	// saw); WaitEnded: that report was stored (killed or exited). Deleted:
+	// the pod deleted. Done: the pod's fate played.
+	Started, Running, OOM, WaitEnding, WaitEnded, Deleted, Done time.Time
+}
+
+// EarlyWrite says why a write to the node's task result at wrote came
+// while the wait container of tl could still write, or nil. A write is
+// safe only after the kubelet began reporting the wait container's end
+// (WaitEnding: no reader can have seen it terminated before), and, for a
+// pod trusted dead because it vanished, after the grace since its deletion.
+func EarlyWrite(tl Timeline, wrote time.Time, trustedGone bool, grace time.Duration) error {
+	switch {
+	case wrote.IsZero():
+		return nil
+	case tl.WaitEnding.IsZero():
+		return fmt.Errorf("written at %s, but the wait container never ended", wrote.Format(time.StampMilli))
+	case !wrote.After(tl.WaitEnding):
+		return fmt.Errorf("written at %s, %s before the wait container's end was reported (%s)",
+			wrote.Format(time.StampMilli), tl.WaitEnding.Sub(wrote).Round(time.Millisecond), tl.WaitEnding.Format(time.StampMilli))
+	case trustedGone && (tl.Deleted.IsZero() || wrote.Sub(tl.Deleted) < grace):
+		return fmt.Errorf("written at %s trusting the vanished pod, %s after its deletion (%s), inside the %s grace",
+			wrote.Format(time.StampMilli), wrote.Sub(tl.Deleted).Round(time.Millisecond), tl.Deleted.Format(time.StampMilli), grace)
+	}
+	return nil
 }
 
 // mark records the time of a moment of a timeline.

@@ -23,8 +23,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
 )
 

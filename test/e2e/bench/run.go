@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 )
