@@ -59,8 +59,8 @@ type Player struct {
 	attempts map[string]int
 	// completed: when each task result was first seen labelled complete.
 	completed map[string]Completion
-	errs     []error
-	changed  chan struct{} // closed and replaced on every change
+	errs      []error
+	changed   chan struct{} // closed and replaced on every change
 }
 
 // Play starts playing; it stops when ctx ends (then call Wait).

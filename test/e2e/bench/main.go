@@ -23,9 +23,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
 )
 
 func main() {

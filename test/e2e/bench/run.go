@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 )
 
