@@ -123,8 +123,9 @@ build_cluster() {
 }
 
 build_controllers() {
-	local v a=github.com/argoproj/argo-workflows/v3
+	local v a
 	for v in ${WORKFLOW_CONTROLLER_VERSIONS//,/ }; do
+		a=github.com/argoproj/argo-workflows/${v%%.*} # v4.x lives at module path .../v4
 		[[ -d "$TOOLS/workflow-controller/$v" ]] || die "no wrapper module hack/tools/workflow-controller/$v"
 		require_version "$TOOLS/workflow-controller/$v" "$a" "$v"
 		# Same -X flags as the Argo Makefile. version picks the default executor

@@ -51,20 +51,21 @@ type Expectation struct {
 
 // Reasons shared by several rows.
 const (
-	whyGate        = "markWorkflowPhase refuses to complete while taskResultsCompletionStatus has a false entry; v3.5.8 has no escape"
-	whyTwoMinutes  = "the controller completes a false task result of a node whose pod is gone only 2 min after the node finished (#13798): stuck over the window"
-	whyWaitExit    = "the controller saw the wait container terminated non-zero and marked the task result complete (#13491), in the same reconcile as the node"
-	whyRerun       = "v3.7 counts a node whose task result is not synced as unfinished: the missing pod is re-created and the step reruns (the rerun pod succeeds here)"
-	whyControl     = "no false entry, nothing gates completion: the node ends Error \"pod deleted\" and the workflow with it"
-	whyHealthy     = "healthy step: the remediator sees a running node, then a complete task result"
-	whyWaitSaves   = "wait still runs, so the node stays Running; the executor reports the output and exits 0: the remediator waits and writes nothing"
-	whyLegacy35    = "the v3.5 controller copies the pod annotation report-outputs-completed=false into the status entry; with the pod gone no task result exists for any escape to act on"
-	whyLegacyGone  = "v3.6+ ignores the legacy pod annotation (the constant is gone): the bug cannot be reproduced, the workflow fails normally"
-	whyV37Unsynced = "v3.7 marks the entry complete on the wait's exit 137 but leaves the node unsynced in that pass; the workflow ends only if another event requeues it (the reference: 10 s in ~65% of runs, else ~300 s, until a watch restarts); with the pod kept nothing else happens"
-	whyDAGTwoMin   = whyTwoMinutes + "; only the one DAG task is held, the two others succeed with their outputs"
-	whyRerunRace   = whyRerun + "; under load the controller sometimes marks the node Error \"pod deleted\" and ends the workflow Error before it re-creates the pod (seen on a loaded 2-core machine): both leave nothing stuck"
-	whyCompressed  = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
-	whyEarly       = "; the remediator, started at main's OOM while wait lives on, waits for the wait's end"
+	whyGate               = "markWorkflowPhase refuses to complete while taskResultsCompletionStatus has a false entry; v3.5.8 has no escape"
+	whyTwoMinutes         = "the controller completes a false task result of a node whose pod is gone only 2 min after the node finished (#13798): stuck over the window"
+	whyWaitExit           = "the controller saw the wait container terminated non-zero and marked the task result complete (#13491), in the same reconcile as the node"
+	whyRerun              = "v3.7 counts a node whose task result is not synced as unfinished: the missing pod is re-created and the step reruns (the rerun pod succeeds here)"
+	whyControl            = "no false entry, nothing gates completion: the node ends Error \"pod deleted\" and the workflow with it"
+	whyHealthy            = "healthy step: the remediator sees a running node, then a complete task result"
+	whyWaitSaves          = "wait still runs, so the node stays Running; the executor reports the output and exits 0: the remediator waits and writes nothing"
+	whyLegacy35           = "the v3.5 controller copies the pod annotation report-outputs-completed=false into the status entry; with the pod gone no task result exists for any escape to act on"
+	whyLegacyGone         = "v3.6+ ignores the legacy pod annotation (the constant is gone): the bug cannot be reproduced, the workflow fails normally"
+	whyV37Unsynced        = "v3.7 marks the entry complete on the wait's exit 137 but leaves the node unsynced in that pass; the workflow ends only if another event requeues it (the reference: 10 s in ~65% of runs, else ~300 s, until a watch restarts); with the pod kept nothing else happens"
+	whyDAGTwoMin          = whyTwoMinutes + "; only the one DAG task is held, the two others succeed with their outputs"
+	whyRerunRace          = whyRerun + "; under load the controller sometimes marks the node Error \"pod deleted\" and ends the workflow Error before it re-creates the pod (seen on a loaded 2-core machine): both leave nothing stuck"
+	whyCompressed         = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
+	whyV4WaitExitThenGone = "v4.0.5 marks the entry complete on the wait's exit 137 but, as v3.7 with the pod kept, does not end the workflow in that pass; the next reconcile (10 s later) finds the pod deleted 5 s after the node failed and ends node and workflow Error \"pod deleted\" (measured: workflow terminal ~20 s after the OOM)"
+	whyEarly              = "; the remediator, started at main's OOM while wait lives on, waits for the wait's end"
 )
 
 // Expectations are the rows of the matrix: scenario name → version →
@@ -77,30 +78,40 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes},
 		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
+		"v3.7.18": {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
+		"v4.0.5":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
 	},
 	"2-oom-deleted-after-failed": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate},
 		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + "; the reference measured ~125 s after the deletion, but there the pod went before the controller saw the wait's exit"},
 		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + "; see v3.5.13"},
 		"v3.7.3":  {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
+		"v3.7.18": {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
+		"v4.0.5":  {Ends, wfv1.WorkflowError, "", whyV4WaitExitThenGone},
 	},
 	"3-oom-pod-kept": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate},
 		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
 		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit},
 		"v3.7.3":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced},
+		"v3.7.18": {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced},
+		"v4.0.5":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced},
 	},
 	"4-wait-finishes-with-outputs": {
 		"v3.5.8":  {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
 		"v3.5.13": {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
 		"v3.6.15": {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
 		"v3.7.3":  {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+		"v3.7.18": {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
+		"v4.0.5":  {NotStuck, wfv1.WorkflowFailed, "", whyWaitSaves},
 	},
 	"5-legacy-annotation": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowError, "create", whyLegacy35},
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "create", whyLegacy35},
 		"v3.6.15": {Ends, wfv1.WorkflowError, "", whyLegacyGone},
 		"v3.7.3":  {Ends, wfv1.WorkflowError, "", whyLegacyGone},
+		"v3.7.18": {Ends, wfv1.WorkflowError, "", whyLegacyGone},
+		"v4.0.5":  {Ends, wfv1.WorkflowError, "", whyLegacyGone},
 	},
 	// The DAG ends Error, not Failed: its failed task is Error "pod deleted".
 	"6-dag-one-of-three-oom": {
@@ -108,6 +119,8 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin},
 		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
+		"v3.7.18": {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
+		"v4.0.5":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace},
 	},
 	// As scenario 6, with the status compressed: the remediator must read
 	// the victim's node from status.compressedNodes.
@@ -116,6 +129,8 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyDAGTwoMin + whyCompressed},
 		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyCompressed},
+		"v3.7.18": {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyCompressed},
+		"v4.0.5":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyCompressed},
 	},
 	// Issue 16: the remediator starts at main's OOM, inside the window,
 	// while wait runs WaitLinger longer; it must write only after the
@@ -125,24 +140,32 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.5.13": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes + whyEarly},
 		"v3.6.15": {Stuck, wfv1.WorkflowError, "complete", whyTwoMinutes + whyEarly},
 		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyEarly},
+		"v3.7.18": {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyEarly},
+		"v4.0.5":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + whyEarly},
 	},
 	"10-early-oom-pod-kept": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate + whyEarly},
 		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
 		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
 		"v3.7.3":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
+		"v3.7.18": {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
+		"v4.0.5":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
 	},
 	"7-healthy": {
 		"v3.5.8":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 		"v3.5.13": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 		"v3.6.15": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 		"v3.7.3":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+		"v3.7.18": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+		"v4.0.5":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 	},
 	"control-no-task-result": {
 		"v3.5.8":  {Ends, wfv1.WorkflowError, "", whyControl},
 		"v3.5.13": {Ends, wfv1.WorkflowError, "", whyControl},
 		"v3.6.15": {Ends, wfv1.WorkflowError, "", whyControl},
 		"v3.7.3":  {Ends, wfv1.WorkflowError, "", whyControl},
+		"v3.7.18": {Ends, wfv1.WorkflowError, "", whyControl},
+		"v4.0.5":  {Ends, wfv1.WorkflowError, "", whyControl},
 	},
 }
 

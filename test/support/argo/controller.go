@@ -26,7 +26,7 @@ import (
 )
 
 // Versions are the controller versions the project builds and tests.
-var Versions = []string{"v3.5.8", "v3.5.13", "v3.6.15", "v3.7.3"}
+var Versions = []string{"v3.5.8", "v3.5.13", "v3.6.15", "v3.7.3", "v3.7.18", "v4.0.5"}
 
 // ConfigMapName is the controller's configuration ConfigMap.
 const ConfigMapName = "workflow-controller-configmap"
