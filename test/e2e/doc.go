@@ -15,6 +15,13 @@
 // killed or still running, the pod deleted at once, a few seconds after the
 // controller saw it fail, or never.
 //
+// Early scenarios start the remediator at the trigger, inside the
+// controller's window; in 9-early-oom-deleted and 10-early-oom-pod-kept the
+// wait container outlives main by WaitLinger, so a remediator that wrote
+// before the wait's end fails [EarlyWrite], which compares the write (as the
+// run reports it and as the player's own task-result watch saw it) with the
+// moment the played kubelet began reporting the wait's end.
+//
 // `go test ./test/e2e/` runs the matrix (skipped with -short). `go run
 // ./test/e2e/bench` measures the time to the workflow's terminal phase with
 // and without the remediator; docs/benchmarks.md has the figures.
