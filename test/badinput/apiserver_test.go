@@ -11,14 +11,14 @@ import (
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/fixtures"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 )
 
 const nodeID = "etl-nightly"
@@ -28,23 +28,15 @@ const nodeID = "etl-nightly"
 // what the remediator completes once the grace period (0s here) is over.
 func stuck(t *testing.T, c *cluster.Cluster) (ns string, wf *wfv1.Workflow) {
 	t.Helper()
-	ctx := context.Background()
-	ns = c.NewNamespace(t)
-	wf = fixtures.Workflow(ns, "etl-nightly", "", nodeID, wfv1.NodeError, fixtures.Bool(false), time.Now().Add(-time.Minute))
-	wf.Labels = map[string]string{common.LabelKeyCompleted: "false"}
-	status := wf.Status
-	wf, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).Create(ctx, wf, metav1.CreateOptions{})
-	if err != nil {
+	s := support.NewStuck(t, c, wfv1.NodeError, fixtures.Bool(false))
+	s.InitializeOutput()
+	if err := s.K.Delete(context.Background(), s.NS, s.Pod.Name); err != nil {
 		t.Fatal(err)
 	}
-	wf.Status = status
-	if wf, err = c.Argo.ArgoprojV1alpha1().Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
+	if s.NodeID != nodeID {
+		t.Fatalf("node %q, want %q", s.NodeID, nodeID)
 	}
-	if _, err := c.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).Create(ctx, fixtures.TaskResult(wf, nodeID, false), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	return ns, wf
+	return s.NS, s.WF
 }
 
 // versions returns the resourceVersions of the workflow and its task
@@ -72,7 +64,7 @@ func versions(t *testing.T, c *cluster.Cluster, ns string) (string, string, int)
 // successful or failing.
 func TestOnAPIServer(t *testing.T) {
 	c := cluster.Start(t)
-	admin := kubeconfig(t, t.TempDir(), "admin", c.Config)
+	admin := support.Kubeconfig(t, t.TempDir(), "admin", c.Config)
 
 	t.Run("bad input writes nothing", func(t *testing.T) {
 		dir := t.TempDir()
@@ -88,20 +80,20 @@ func TestOnAPIServer(t *testing.T) {
 			{"REMEDIATOR_DEADLINE", "-1m"},
 			{"REMEDIATOR_GRACE_PERIOD", "ten"},
 			{"REMEDIATOR_SINK_URL", "/remediations"},
-			{"REMEDIATOR_SINK_TOKEN_FILE", writeFile(t, dir, "empty-token", "")},
+			{"REMEDIATOR_SINK_TOKEN_FILE", support.WriteFile(t, dir, "empty-token", "")},
 			{"REMEDIATOR_REASON", "because"},
 			{"REMEDIATOR_DRY_RUN", "maybe"},
 			{"REMEDIATOR_LOG_LEVEL", "loud"},
 		}
 		wfRV, trRV, events := versions(t, c, ns)
 		for _, tc := range cases {
-			env := merge(base, map[string]string{tc.key: tc.value})
+			env := support.Merge(base, map[string]string{tc.key: tc.value})
 			if tc.key == "REMEDIATOR_SINK_TOKEN_FILE" {
 				env["REMEDIATOR_SINK_URL"] = "http://127.0.0.1:1/x"
 			}
 			r := run(t, env)
-			if r.code != 2 || !strings.Contains(r.stderr, tc.key+": ") {
-				t.Errorf("%s=%q: exit %d, want 2 naming it; stderr:\n%s", tc.key, tc.value, r.code, r.stderr)
+			if r.Code != 2 || !strings.Contains(r.Stderr, tc.key+": ") {
+				t.Errorf("%s=%q: exit %d, want 2 naming it; stderr:\n%s", tc.key, tc.value, r.Code, r.Stderr)
 			}
 			if w, tr, e := versions(t, c, ns); w != wfRV || tr != trRV || e != events {
 				t.Errorf("%s=%q: written: workflow RV %s→%s, task result RV %s→%s, Events %d→%d", tc.key, tc.value, wfRV, w, trRV, tr, events, e)
@@ -109,9 +101,9 @@ func TestOnAPIServer(t *testing.T) {
 		}
 		t.Logf("%d malformed values on the real API server: nothing written", len(cases))
 
-		r := run(t, merge(base, map[string]string{"REMEDIATOR_VERIFY_TIMEOUT": "0s"}))
-		if _, tr, _ := versions(t, c, ns); r.code != 0 || tr == trRV {
-			t.Errorf("the same environment without a fault: exit %d, task result RV %s→%s; want 0 and a write\n%s", r.code, trRV, tr, r.stderr)
+		r := run(t, support.Merge(base, map[string]string{"REMEDIATOR_VERIFY_TIMEOUT": "0s"}))
+		if _, tr, _ := versions(t, c, ns); r.Code != 0 || tr == trRV {
+			t.Errorf("the same environment without a fault: exit %d, task result RV %s→%s; want 0 and a write\n%s", r.Code, trRV, tr, r.Stderr)
 		}
 	})
 
@@ -127,11 +119,11 @@ func TestOnAPIServer(t *testing.T) {
 		sink := newRecorder(t, http.StatusAccepted, "")
 		env := func(kube *rest.Config) map[string]string {
 			return map[string]string{
-				"REMEDIATOR_KUBECONFIG": kubeconfig(t, dir, "kubeconfig-"+randomHex(t), kube),
+				"REMEDIATOR_KUBECONFIG": support.Kubeconfig(t, dir, "kubeconfig-"+randomHex(t), kube),
 				"REMEDIATOR_NAMESPACE":  ns, "REMEDIATOR_WORKFLOW": wf.Name, "REMEDIATOR_NODE_ID": nodeID,
 				"REMEDIATOR_REASON": "deleted", "REMEDIATOR_GRACE_PERIOD": "0s", "REMEDIATOR_DEADLINE": "20s",
 				"REMEDIATOR_VERIFY_TIMEOUT": "30s", "REMEDIATOR_SINK_URL": sink.srv.URL + "/remediations",
-				"REMEDIATOR_SINK_TOKEN_FILE": writeFile(t, dir, "token", sinkToken+"\n"),
+				"REMEDIATOR_SINK_TOKEN_FILE": support.WriteFile(t, dir, "token", sinkToken+"\n"),
 				"REMEDIATOR_SINK_RETRIES":    "1", "REMEDIATOR_SINK_TIMEOUT": "2s",
 				"REMEDIATOR_LOG_LEVEL": "debug", "REMEDIATOR_LOG_FORMAT": "json",
 			}
@@ -159,13 +151,15 @@ func TestOnAPIServer(t *testing.T) {
 			sink.reset()
 			sink.set(rn.sink, "")
 			if i == 0 {
-				go standInForController(ctx, t, c, ns)
+				go func() {
+					_ = kubelet.Kubelet{Kube: c.Kube, Argo: c.Argo}.StandInForController(ctx, ns, "etl-nightly", nodeID, time.Minute)
+				}()
 			}
 			r := run(t, env(rn.kube))
-			if r.code != rn.wantCode {
-				t.Errorf("%s: exit %d, want %d\n%s", rn.name, r.code, rn.wantCode, r.stderr)
+			if r.Code != rn.wantCode {
+				t.Errorf("%s: exit %d, want %d\n%s", rn.name, r.Code, rn.wantCode, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, `"level":"DEBUG"`) && i == 0 {
+			if !strings.Contains(r.Stderr, `"level":"DEBUG"`) && i == 0 {
 				t.Errorf("%s: no debug line logged; the check below would be weak", rn.name)
 			}
 			reqs := sink.requests()
@@ -188,13 +182,13 @@ func TestOnAPIServer(t *testing.T) {
 				}
 			}
 			for what, s := range secrets {
-				for where, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
+				for where, text := range map[string]string{"stdout": r.Stdout, "stderr": r.Stderr} {
 					if strings.Contains(text, s) {
 						t.Errorf("%s: the %s is in %s", rn.name, what, where)
 					}
 				}
 			}
-			t.Logf("%s: exit %d, %d log bytes, %d deliveries", rn.name, r.code, len(r.stderr), len(reqs))
+			t.Logf("%s: exit %d, %d log bytes, %d deliveries", rn.name, r.Code, len(r.Stderr), len(reqs))
 		}
 
 		evs, err := c.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
@@ -224,28 +218,6 @@ func bindClusterAdmin(t *testing.T, c *cluster.Cluster, ns, sa string) {
 	}
 	if _, err := c.Kube.RbacV1().RoleBindings(ns).Create(context.Background(), rb, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// standInForController does what Argo's controller does once the task
-// result is complete: take it into the status and end the workflow.
-func standInForController(ctx context.Context, t *testing.T, c *cluster.Cluster, ns string) {
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		tr, err := c.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).Get(ctx, nodeID, metav1.GetOptions{})
-		return err == nil && tr.Labels[common.LabelKeyReportOutputsCompleted] == "true", nil
-	})
-	if err != nil {
-		return
-	}
-	wf, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).Get(ctx, "etl-nightly", metav1.GetOptions{})
-	if err != nil {
-		return
-	}
-	wf.Status.MarkTaskResultComplete(nodeID)
-	wf.Status.Phase, wf.Status.FinishedAt = wfv1.WorkflowFailed, metav1.Now()
-	wf.Labels[common.LabelKeyCompleted] = "true"
-	if _, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).Update(ctx, wf, metav1.UpdateOptions{}); err != nil {
-		t.Logf("stand-in controller: %v", err)
 	}
 }
 

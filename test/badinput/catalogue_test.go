@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 )
 
 // bad is one malformed value for a variable.
@@ -42,10 +43,10 @@ func variables(t *testing.T) []string {
 func catalogue(t *testing.T, dir string) map[string][]bad {
 	long := func(n int) string { return strings.Repeat("a", n) }
 	missing := filepath.Join(dir, "does-not-exist")
-	empty := writeFile(t, dir, "empty", "")
-	blank := writeFile(t, dir, "blank", " \n\t\n")
-	malformed := writeFile(t, dir, "malformed-kubeconfig", "apiVersion: v1\nkind: Config\nclusters: {not a list\n")
-	noContext := writeFile(t, dir, "no-context-kubeconfig", "apiVersion: v1\nkind: Config\nclusters: []\n")
+	empty := support.WriteFile(t, dir, "empty", "")
+	blank := support.WriteFile(t, dir, "blank", " \n\t\n")
+	malformed := support.WriteFile(t, dir, "malformed-kubeconfig", "apiVersion: v1\nkind: Config\nclusters: {not a list\n")
+	noContext := support.WriteFile(t, dir, "no-context-kubeconfig", "apiVersion: v1\nkind: Config\nclusters: []\n")
 	durations := func(zeroAllowed bool) []bad {
 		b := []bad{{what: "empty", value: ""}, {what: "bad duration", value: "ten"}, {what: "no unit", value: "5"},
 			{what: "negative", value: "-1s"}, {what: "unicode", value: "5秒"}}
@@ -110,9 +111,9 @@ func validEnv(t *testing.T, dir, kubeURL, sinkURL string) map[string]string {
 		"REMEDIATOR_NAMESPACE":       "team-a",
 		"REMEDIATOR_WORKFLOW":        "etl-nightly",
 		"REMEDIATOR_NODE_ID":         "etl-nightly-3311720384",
-		"REMEDIATOR_KUBECONFIG":      kubeconfig(t, dir, "kubeconfig", &rest.Config{Host: kubeURL, BearerToken: "catalogue"}),
+		"REMEDIATOR_KUBECONFIG":      support.Kubeconfig(t, dir, "kubeconfig", &rest.Config{Host: kubeURL, BearerToken: "catalogue"}),
 		"REMEDIATOR_SINK_URL":        sinkURL,
-		"REMEDIATOR_SINK_TOKEN_FILE": writeFile(t, dir, "token", "catalogue-token\n"),
+		"REMEDIATOR_SINK_TOKEN_FILE": support.WriteFile(t, dir, "token", "catalogue-token\n"),
 	}
 }
 
@@ -128,8 +129,8 @@ func TestCatalogue(t *testing.T) {
 	// The recorders can fail the test: a valid environment reaches both.
 	t.Run("valid environment reaches the servers", func(t *testing.T) {
 		r := run(t, base)
-		if r.code == 2 {
-			t.Fatalf("the valid environment is rejected:\n%s", r.stderr)
+		if r.Code == 2 {
+			t.Fatalf("the valid environment is rejected:\n%s", r.Stderr)
 		}
 		if len(kube.requests()) == 0 || len(sink.requests()) == 0 {
 			t.Fatalf("requests: %d to the API server, %d to the sink; want some to each", len(kube.requests()), len(sink.requests()))
@@ -159,22 +160,22 @@ func TestCatalogue(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", v, b.what), func(t *testing.T) {
 				kube.reset()
 				sink.reset()
-				env := merge(merge(base, b.also), map[string]string{v: b.value})
+				env := support.Merge(support.Merge(base, b.also), map[string]string{v: b.value})
 				r := run(t, env, b.args...)
-				if r.code != 2 {
-					t.Errorf("exit %d, want 2", r.code)
+				if r.Code != 2 {
+					t.Errorf("exit %d, want 2", r.Code)
 				}
-				if got := named(r.stderr); !reflect.DeepEqual(got, []string{v}) {
+				if got := named(r.Stderr); !reflect.DeepEqual(got, []string{v}) {
 					t.Errorf("the problems name %v, want [%s]", got, v)
 				}
-				if r.stdout != "" {
-					t.Errorf("stdout: %q", r.stdout)
+				if r.Stdout != "" {
+					t.Errorf("stdout: %q", r.Stdout)
 				}
 				if n, m := len(kube.requests()), len(sink.requests()); n+m > 0 {
 					t.Errorf("%d requests to the API server, %d to the sink; want none", n, m)
 				}
 				if t.Failed() {
-					t.Logf("stderr:\n%s", r.stderr)
+					t.Logf("stderr:\n%s", r.Stderr)
 				}
 			})
 			perVariable[v]++
@@ -200,8 +201,8 @@ func TestCatalogue(t *testing.T) {
 			want = append(want, v)
 		}
 		r := run(t, env)
-		if got := named(r.stderr); r.code != 2 || !reflect.DeepEqual(got, want) {
-			t.Errorf("exit %d, named %v\nwant 2 and %v\nstderr:\n%s", r.code, got, want, r.stderr)
+		if got := named(r.Stderr); r.Code != 2 || !reflect.DeepEqual(got, want) {
+			t.Errorf("exit %d, named %v\nwant 2 and %v\nstderr:\n%s", r.Code, got, want, r.Stderr)
 		}
 		if n, m := len(kube.requests()), len(sink.requests()); n+m > 0 {
 			t.Errorf("%d requests to the API server, %d to the sink; want none", n, m)
@@ -214,9 +215,9 @@ func TestCatalogue(t *testing.T) {
 		t.Run("unknown/"+typo, func(t *testing.T) {
 			kube.reset()
 			sink.reset()
-			r := run(t, merge(base, map[string]string{typo: "true"}))
-			if got := named(r.stderr); r.code != 2 || !reflect.DeepEqual(got, []string{typo}) {
-				t.Errorf("exit %d, named %v; want 2 and [%s]\nstderr:\n%s", r.code, got, typo, r.stderr)
+			r := run(t, support.Merge(base, map[string]string{typo: "true"}))
+			if got := named(r.Stderr); r.Code != 2 || !reflect.DeepEqual(got, []string{typo}) {
+				t.Errorf("exit %d, named %v; want 2 and [%s]\nstderr:\n%s", r.Code, got, typo, r.Stderr)
 			}
 			if n, m := len(kube.requests()), len(sink.requests()); n+m > 0 {
 				t.Errorf("%d requests to the API server, %d to the sink; want none", n, m)
@@ -238,26 +239,26 @@ func TestArguments(t *testing.T) {
 	for _, args := range [][]string{{"--sink-token=" + secret}, {"--token=" + secret}, {"sweep", "--namespace=" + secret}, {"nonsense"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			r := run(t, map[string]string{}, args...)
-			if r.code != 2 || !strings.Contains(r.stderr, "unexpected argument") || !strings.Contains(r.stderr, "REMEDIATOR_") {
-				t.Errorf("exit %d, stderr %q; want 2 and a pointer to the REMEDIATOR_* variables", r.code, r.stderr)
+			if r.Code != 2 || !strings.Contains(r.Stderr, "unexpected argument") || !strings.Contains(r.Stderr, "REMEDIATOR_") {
+				t.Errorf("exit %d, stderr %q; want 2 and a pointer to the REMEDIATOR_* variables", r.Code, r.Stderr)
 			}
-			if strings.Contains(r.stdout+r.stderr, secret) {
-				t.Errorf("the argument's value is echoed: %q", r.stderr)
+			if strings.Contains(r.Stdout+r.Stderr, secret) {
+				t.Errorf("the argument's value is echoed: %q", r.Stderr)
 			}
 		})
 	}
 	t.Run("--help", func(t *testing.T) {
 		r := run(t, map[string]string{}, "--help")
-		if r.code != 0 {
-			t.Fatalf("exit %d", r.code)
+		if r.Code != 0 {
+			t.Fatalf("exit %d", r.Code)
 		}
 		for _, v := range variables(t) {
-			if !strings.Contains(r.stdout, v) {
+			if !strings.Contains(r.Stdout, v) {
 				t.Errorf("--help does not list %s", v)
 			}
 		}
 		line := ""
-		for _, l := range strings.Split(r.stdout, "\n") {
+		for _, l := range strings.Split(r.Stdout, "\n") {
 			if strings.HasPrefix(l, "REMEDIATOR_SINK_TOKEN_FILE") {
 				line = l
 			}
@@ -265,8 +266,8 @@ func TestArguments(t *testing.T) {
 		if !strings.Contains(line, "never the token itself") {
 			t.Errorf("--help does not say the token comes from a file only: %q", line)
 		}
-		if strings.Contains(strings.ToLower(r.stdout), "--token") || strings.Contains(r.stdout, "REMEDIATOR_SINK_TOKEN ") {
-			t.Errorf("--help offers a way to pass the token itself:\n%s", r.stdout)
+		if strings.Contains(strings.ToLower(r.Stdout), "--token") || strings.Contains(r.Stdout, "REMEDIATOR_SINK_TOKEN ") {
+			t.Errorf("--help offers a way to pass the token itself:\n%s", r.Stdout)
 		}
 	})
 }

@@ -1,23 +1,17 @@
 package badinput
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
-	"k8s.io/client-go/rest"
-
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 )
 
 // binary is the remediator built once by TestMain.
@@ -29,7 +23,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binary, err = build(dir)
+	binary, err = support.Remediator(dir)
 	code := 1
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -40,44 +34,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles ./remediator as the image does (static, trimmed).
-func build(dir string) (string, error) {
-	root, err := cluster.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "remediator")
-	// The flags of test/integration, so that both share the build cache.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
-	cmd.Dir, cmd.Env = root, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the remediator: %w\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// result is what one run of the binary left.
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs the binary with exactly env (plus PATH) and args.
-func run(t testing.TB, env map[string]string, args ...string) result {
+func run(t testing.TB, env map[string]string, args ...string) support.Result {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	return result{cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()}
+	return support.Run(t, binary, support.EnvList(support.Merge(env, map[string]string{"PATH": os.Getenv("PATH")})), args...)
 }
 
 // recorder is an HTTP server that records every request and answers with
@@ -137,26 +97,6 @@ func (r *recorder) set(status int, body string) {
 	r.mu.Unlock()
 }
 
-// writeFile writes content to dir/name and returns the path.
-func writeFile(t testing.TB, dir, name, content string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// kubeconfig writes a kubeconfig for cfg into dir.
-func kubeconfig(t testing.TB, dir, name string, cfg *rest.Config) string {
-	t.Helper()
-	kc, err := cluster.KubeConfigFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, dir, name, string(kc))
-}
-
 // named returns the variables the problem lines of stderr start with
 // ("REMEDIATOR_X: ..."), sorted.
 func named(stderr string) []string {
@@ -171,16 +111,5 @@ func named(stderr string) []string {
 		out = append(out, n)
 	}
 	sort.Strings(out)
-	return out
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
 	return out
 }

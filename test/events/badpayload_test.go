@@ -1,16 +1,13 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -30,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
@@ -250,7 +248,7 @@ func TestBadPayloads(t *testing.T) {
 	sensor := loadSensor(t, "oom-remediation.yaml")
 	dep := sensor.Spec.Dependencies[0]
 	es := loadEventSource(t, "workflow-pods.yaml")
-	bin := buildRemediator(t)
+	bin := support.BuildRemediator(t, t.TempDir())
 	api := newFakeAPIServer(t)
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusAccepted) }))
 	t.Cleanup(sink.Close)
@@ -304,7 +302,7 @@ func TestBadPayloads(t *testing.T) {
 				return
 			}
 			api.requests.Store(0)
-			code, stderr := runJob(t, bin, job, merge(configMap, map[string]string{
+			code, stderr := runJob(t, bin, job, support.Merge(configMap, map[string]string{
 				"REMEDIATOR_SINK_URL": sink.URL, "REMEDIATOR_KUBECONFIG": kubeconfig}))
 			switch code {
 			case 0:
@@ -386,25 +384,8 @@ func triggersFilter(dep v1alpha1.EventDependency, ev *v1alpha1.Event) (bool, err
 // ConfigMap of envFrom, test overrides), then the container's env on top.
 func runJob(t *testing.T, bin string, job *batchv1.Job, base map[string]string) (int, string) {
 	t.Helper()
-	c := job.Spec.Template.Spec.Containers[0]
-	vars := merge(base, env(job))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, c.Args...)
-	for k, v := range vars {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	if ctx.Err() != nil {
-		t.Fatalf("the remediator did not end within a minute:\n%s", stderr.String())
-	}
-	return cmd.ProcessState.ExitCode(), stderr.String()
+	r := support.Start(t, bin, support.EnvList(support.Merge(base, env(job))), job.Spec.Template.Spec.Containers[0].Args...).Wait(time.Minute)
+	return r.Code, r.Stderr
 }
 
 // configMapData is the data of manifests/base/configmap.yaml.
@@ -416,19 +397,6 @@ func configMapData(t *testing.T) map[string]string {
 		t.Fatal("the ConfigMap has no data")
 	}
 	return cm.Data
-}
-
-// buildRemediator builds ./remediator into a temporary directory.
-func buildRemediator(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "remediator")
-	// The flags of test/integration, so that both share the build cache.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
-	cmd.Dir, cmd.Env = repoRoot, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the remediator: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // fakeAPIServer answers every list with an empty list of the right kind
@@ -466,15 +434,4 @@ func newFakeAPIServer(t *testing.T) *fakeAPIServer {
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
-}
-
-func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
 }

@@ -2,8 +2,6 @@ package events
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -29,6 +27,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 )
 
 // TestCaptureFixtures rebuilds testdata/pods from a real kube-apiserver:
@@ -86,51 +85,51 @@ func scenarios() []scenario {
 	return []scenario{
 		{name: "oom-main", workflow: "etl-nightly", pod: argoPod(teamNS, "etl-nightly", "etl-nightly-3311720384", "etl-nightly[0].transform", 0),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "main-oomkilled", status: terminated("main", 137, "OOMKilled")},
-				{name: "wait-killed", status: terminated("wait", 137, "Error")},
+				{name: "running", status: kubelet.Running},
+				{name: "main-oomkilled", status: kubelet.Terminated("main", 137, "OOMKilled")},
+				{name: "wait-killed", status: kubelet.Terminated("wait", 137, "Error")},
 				deleted,
 			}},
 		{name: "succeeded", workflow: "report-daily", pod: argoPod(teamNS, "report-daily", "report-daily-1873512409", "report-daily[0].render", 0),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "main-completed", status: terminated("main", 0, "Completed")},
-				{name: "wait-completed", status: terminated("wait", 0, "Completed")},
+				{name: "running", status: kubelet.Running},
+				{name: "main-completed", status: kubelet.Terminated("main", 0, "Completed")},
+				{name: "wait-completed", status: kubelet.Terminated("wait", 0, "Completed")},
 				deleted,
 			}},
 		{name: "deleted-running", workflow: "backfill", pod: argoPod(teamNS, "backfill", "backfill-2405596314", "backfill[3].load", 0),
-			steps: []step{{name: "running", status: running}, deleted}},
+			steps: []step{{name: "running", status: kubelet.Running}, deleted}},
 		{name: "wait-failed", workflow: "publish", pod: argoPod(teamNS, "publish", "publish-980113874", "publish[1].upload", 0),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "main-failed", status: terminated("main", 1, "Error")},
-				{name: "wait-failed", status: terminated("wait", 1, "Error")},
+				{name: "running", status: kubelet.Running},
+				{name: "main-failed", status: kubelet.Terminated("main", 1, "Error")},
+				{name: "wait-failed", status: kubelet.Terminated("wait", 1, "Error")},
 			}},
 		{name: "not-a-workflow-pod", pod: plainPod(teamNS, "web-5d9c7b6f4-x2x8q"),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "app-oomkilled", status: terminated("app", 137, "OOMKilled")},
+				{name: "running", status: kubelet.Running},
+				{name: "app-oomkilled", status: kubelet.Terminated("app", 137, "OOMKilled")},
 			}},
 		{name: "init-oom", workflow: "ingest", pod: argoPod(teamNS, "ingest", "ingest-4120348621", "ingest[0].fetch", 0),
 			steps: []step{
-				{name: "initializing", status: initializing},
-				{name: "init-oomkilled", status: terminated("init", 137, "OOMKilled")},
+				{name: "initializing", status: kubelet.Initializing},
+				{name: "init-oomkilled", status: kubelet.Terminated("init", 137, "OOMKilled")},
 			}},
 		{name: "containerset-oom", workflow: "train", pod: containerSetPod(teamNS, "train", "train-2868423066", "train[0].fit"),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "prepare-completed", status: terminated("prepare", 0, "Completed")},
-				{name: "train-oomkilled", status: terminated("train", 137, "OOMKilled")},
+				{name: "running", status: kubelet.Running},
+				{name: "prepare-completed", status: kubelet.Terminated("prepare", 0, "Completed")},
+				{name: "train-oomkilled", status: kubelet.Terminated("train", 137, "OOMKilled")},
 			}},
 		{name: "no-node-id", workflow: "legacy", pod: withoutNodeID(argoPod(teamNS, "legacy", "legacy-77812", "legacy", 0)),
 			steps: []step{
-				{name: "running", status: running},
-				{name: "main-oomkilled", status: terminated("main", 137, "OOMKilled")},
+				{name: "running", status: kubelet.Running},
+				{name: "main-oomkilled", status: kubelet.Terminated("main", 137, "OOMKilled")},
 			}},
 		{name: "long-names", workflow: longWF, pod: long,
 			steps: []step{
-				{name: "running", status: running},
-				{name: "main-oomkilled", status: terminated("main", 137, "OOMKilled")},
+				{name: "running", status: kubelet.Running},
+				{name: "main-oomkilled", status: kubelet.Terminated("main", 137, "OOMKilled")},
 				deleted,
 			}},
 	}
@@ -216,135 +215,6 @@ func userContainer(name, image, memLimit string) corev1.Container {
 		Resources: corev1.ResourceRequirements{
 			Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(memLimit)},
 		},
-	}
-}
-
-// --- the kubelet's status writes ---
-
-// initializing: init runs, the others wait for it (phase Pending).
-func initializing(p *corev1.Pod, now time.Time) {
-	p.Status = corev1.PodStatus{
-		Phase: corev1.PodPending, HostIP: "10.0.3.17", HostIPs: []corev1.HostIP{{IP: "10.0.3.17"}},
-		PodIP: "10.244.1.23", PodIPs: []corev1.PodIP{{IP: "10.244.1.23"}}, StartTime: ptr.To(metav1.NewTime(now)),
-		QOSClass: p.Status.QOSClass,
-		Conditions: []corev1.PodCondition{
-			condition(corev1.PodReadyToStartContainers, true, "", now),
-			condition(corev1.PodInitialized, false, "ContainersNotInitialized", now),
-			condition(corev1.PodReady, false, "ContainersNotReady", now),
-			condition(corev1.ContainersReady, false, "ContainersNotReady", now),
-			condition(corev1.PodScheduled, true, "", now),
-		},
-	}
-	for _, c := range p.Spec.InitContainers {
-		p.Status.InitContainerStatuses = append(p.Status.InitContainerStatuses, containerStatus(p, c,
-			corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}))
-	}
-	for _, c := range p.Spec.Containers {
-		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, containerStatus(p, c,
-			corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "PodInitializing"}}))
-	}
-}
-
-// running: init completed, every container running and ready.
-func running(p *corev1.Pod, now time.Time) {
-	initializing(p, now.Add(-2*time.Second))
-	for i := range p.Status.InitContainerStatuses {
-		s := &p.Status.InitContainerStatuses[i]
-		s.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: 0, Reason: "Completed", ContainerID: s.ContainerID,
-			StartedAt: metav1.NewTime(now.Add(-2 * time.Second)), FinishedAt: metav1.NewTime(now.Add(-time.Second)),
-		}}
-		s.Ready, s.Started = false, ptr.To(false)
-	}
-	for i := range p.Status.ContainerStatuses {
-		s := &p.Status.ContainerStatuses[i]
-		s.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}
-		s.Ready, s.Started = true, ptr.To(true)
-	}
-	p.Status.Phase = corev1.PodRunning
-	for i := range p.Status.Conditions {
-		p.Status.Conditions[i] = condition(p.Status.Conditions[i].Type, true, "", now)
-	}
-}
-
-// terminated ends one container (init or regular) and updates the
-// conditions and the phase as the kubelet does.
-func terminated(name string, exitCode int32, reason string) func(*corev1.Pod, time.Time) {
-	return func(p *corev1.Pod, now time.Time) {
-		s := findStatus(p, name)
-		started := metav1.NewTime(now.Add(-time.Minute))
-		if s.State.Running != nil {
-			started = s.State.Running.StartedAt
-		}
-		s.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: exitCode, Reason: reason, ContainerID: s.ContainerID, StartedAt: started, FinishedAt: metav1.NewTime(now),
-		}}
-		s.Ready, s.Started = false, ptr.To(false)
-		setCondition(p, corev1.PodReady, false, "ContainersNotReady", now)
-		setCondition(p, corev1.ContainersReady, false, "ContainersNotReady", now)
-		if name == common.InitContainerName && exitCode != 0 {
-			p.Status.Phase = corev1.PodFailed // restartPolicy Never: the pod fails
-			return
-		}
-		p.Status.Phase = phaseOf(p)
-	}
-}
-
-func phaseOf(p *corev1.Pod) corev1.PodPhase {
-	failed := false
-	for _, s := range p.Status.ContainerStatuses {
-		if s.State.Terminated == nil {
-			return corev1.PodRunning
-		}
-		failed = failed || s.State.Terminated.ExitCode != 0
-	}
-	if failed {
-		return corev1.PodFailed
-	}
-	return corev1.PodSucceeded
-}
-
-func findStatus(p *corev1.Pod, name string) *corev1.ContainerStatus {
-	for _, list := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
-			}
-		}
-	}
-	panic("no status for container " + name)
-}
-
-func containerStatus(p *corev1.Pod, c corev1.Container, state corev1.ContainerState) corev1.ContainerStatus {
-	id := sha256.Sum256([]byte(p.Namespace + "/" + p.Name + "/" + c.Name))
-	digest := sha256.Sum256([]byte(c.Image))
-	image := c.Image // as containerd reports it: fully qualified
-	switch first := strings.Split(image, "/")[0]; {
-	case !strings.Contains(image, "/"):
-		image = "docker.io/library/" + image
-	case !strings.ContainsAny(first, ".:"):
-		image = "docker.io/" + image
-	}
-	repo := image[:strings.LastIndex(image, ":")]
-	return corev1.ContainerStatus{
-		Name: c.Name, State: state, Image: image, ImageID: repo + "@sha256:" + hex.EncodeToString(digest[:]),
-		ContainerID: "containerd://" + hex.EncodeToString(id[:]), Started: ptr.To(false),
-	}
-}
-
-func condition(typ corev1.PodConditionType, ok bool, reason string, now time.Time) corev1.PodCondition {
-	c := corev1.PodCondition{Type: typ, Status: corev1.ConditionFalse, Reason: reason, LastTransitionTime: metav1.NewTime(now)}
-	if ok {
-		c.Status, c.Reason = corev1.ConditionTrue, ""
-	}
-	return c
-}
-
-func setCondition(p *corev1.Pod, typ corev1.PodConditionType, ok bool, reason string, now time.Time) {
-	for i := range p.Status.Conditions {
-		if p.Status.Conditions[i].Type == typ {
-			p.Status.Conditions[i] = condition(typ, ok, reason, now)
-		}
 	}
 }
 

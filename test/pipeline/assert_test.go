@@ -68,6 +68,19 @@ func (p *pipeline) waitJobs(ctx context.Context, done func([]jobRun) bool) error
 	}
 }
 
+// firstJob waits for the first Job run for workflow.
+func (p *pipeline) firstJob(ctx context.Context, workflow string) (jobRun, error) {
+	var job jobRun
+	err := p.waitJobs(ctx, func(runs []jobRun) bool {
+		js := jobsOf(runs, workflow)
+		if len(js) > 0 {
+			job = js[0]
+		}
+		return len(js) > 0
+	})
+	return job, err
+}
+
 func jobsOf(runs []jobRun, workflow string) []jobRun {
 	var out []jobRun
 	for _, r := range runs {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	"github.com/argoproj/argo-workflows/v3/workflow/packer"
@@ -76,7 +77,7 @@ func TestPipelineRescuesCompressedFanOut(t *testing.T) {
 	// The remediator reads the workflow while the victim is stuck: its
 	// status must be compressed by then, or this test proves nothing about
 	// compressed status.
-	must(t, poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
+	must(t, support.Until(ctx, time.Minute, func(ctx context.Context) (bool, error) {
 		nodes, err := p.shardNodes(ctx, name)
 		if err != nil {
 			return false, err
@@ -118,17 +119,11 @@ func TestPipelineRescuesCompressedFanOut(t *testing.T) {
 	}
 	must(t, g.Wait())
 
-	var job jobRun
-	must(t, p.waitJobs(ctx, func(runs []jobRun) bool {
-		js := jobsOf(runs, name)
-		if len(js) > 0 {
-			job = js[0]
-		}
-		return len(js) > 0
-	}))
+	job, err := p.firstJob(ctx, name)
+	must(t, err)
 	var final *wfv1.Workflow
 	var terminalAt time.Time
-	must(t, poll(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
+	must(t, support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
 		got, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -200,7 +195,7 @@ func shardOutputs(shard string) *wfv1.Outputs {
 func (p *pipeline) shardPods(ctx context.Context, t *testing.T, wf *wfv1.Workflow) map[string]*running {
 	t.Helper()
 	out := map[string]*running{}
-	must(t, poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
+	must(t, support.Until(ctx, time.Minute, func(ctx context.Context) (bool, error) {
 		pods, err := p.C.Kube.CoreV1().Pods(p.NS).List(ctx, metav1.ListOptions{LabelSelector: common.LabelKeyWorkflow + "=" + wf.Name})
 		if err != nil || len(pods.Items) < fanOutShards {
 			return false, err

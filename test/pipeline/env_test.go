@@ -4,9 +4,7 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -141,48 +139,18 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	return nil
 }
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
+// builtBin is set by TestMain.
+var builtBin string
 
-// remediatorBinary builds ./remediator once per test process.
+// remediatorBinary is the remediator as shipped, built once by TestMain
+// into its temporary directory (removed when the process ends).
 func remediatorBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the whole pipeline on a local control plane; skipped with -short")
 	}
-	buildOnce.Do(func() {
-		root, err := cluster.RepoRoot()
-		if err != nil {
-			buildErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "pipeline-remediator-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		builtBin = filepath.Join(dir, "remediator")
-		cmd := exec.Command("go", "build", "-o", builtBin, "./remediator")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building the remediator: %v", buildErr)
-	}
 	return builtBin
 }
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 // logDir returns a directory for the test's logs, kept when the test fails
 // (or when PIPELINE_LOG_DIR names a parent directory), removed otherwise.

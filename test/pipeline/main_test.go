@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 )
 
 // Process-wide fixtures, set up by TestMain before anything in the process
@@ -43,6 +45,9 @@ func setupProcess(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	if builtBin, err = support.Remediator(dir); err != nil {
+		return 0, err
+	}
 	if ca, err = newTestCA(); err != nil {
 		return 0, err
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -25,17 +26,11 @@ func TestPipeline(t *testing.T) {
 	oomAt, err := p.oomKill(ctx, r)
 	must(t, err)
 
-	var job jobRun
-	must(t, p.waitJobs(ctx, func(runs []jobRun) bool {
-		js := jobsOf(runs, name)
-		if len(js) > 0 {
-			job = js[0]
-		}
-		return len(js) > 0
-	}))
+	job, err := p.firstJob(ctx, name)
+	must(t, err)
 	var phase wfv1.WorkflowPhase
 	var terminalAt time.Time
-	must(t, poll(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
+	must(t, support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
 		wf, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err

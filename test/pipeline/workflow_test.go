@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // running is a submitted workflow whose one pod runs and whose wait
@@ -40,7 +40,7 @@ func (p *pipeline) submitRunning(ctx context.Context, name string) (*running, er
 		return nil, err
 	}
 	r := &running{WF: wf}
-	err = poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
+	err = support.Until(ctx, time.Minute, func(ctx context.Context) (bool, error) {
 		pods, err := p.C.Kube.CoreV1().Pods(p.NS).List(ctx, metav1.ListOptions{LabelSelector: "workflows.argoproj.io/workflow=" + name})
 		if err != nil || len(pods.Items) == 0 {
 			return false, err
@@ -58,7 +58,7 @@ func (p *pipeline) submitRunning(ctx context.Context, name string) (*running, er
 	if _, err := p.Kubelet.InitializeOutput(ctx, wf, r.NodeID); err != nil {
 		return nil, err
 	}
-	err = poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
+	err = support.Until(ctx, time.Minute, func(ctx context.Context) (bool, error) {
 		got, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
 		return err == nil && got.Status.Nodes[r.NodeID].Phase == wfv1.NodeRunning, err
 	})
@@ -87,8 +87,4 @@ func (p *pipeline) workflowPhases(ctx context.Context) (map[string]wfv1.Workflow
 		out[wf.Name] = wf.Status.Phase
 	}
 	return out, nil
-}
-
-func poll(ctx context.Context, timeout time.Duration, cond wait.ConditionWithContextFunc) error {
-	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, cond)
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // Poll is how often [Eventually] and [Until] look.
-const Poll = 20 * time.Millisecond
+const Poll = 50 * time.Millisecond
 
 // Until polls cond until it holds, returns an error, or timeout passes (an
 // error naming the deadline).

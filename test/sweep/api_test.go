@@ -146,10 +146,13 @@ func sweepDeps(cfg *rest.Config) app.Deps {
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Identity: "sweep-it"}
 }
 
-func sweepConfig(tb testing.TB, ns string) config.Config {
+// sweepConfig loads the sweep's configuration for ns, as its CronJob's
+// environment gives it, with the test's values on top of these: verify
+// for 1 ms, no sink retries, 5 min grace, 8 at once.
+func sweepConfig(tb testing.TB, ns string, vars map[string]string) config.Config {
 	tb.Helper()
-	for k, v := range map[string]string{"REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_VERIFY_TIMEOUT": "1ms",
-		"REMEDIATOR_SINK_RETRIES": "0", "REMEDIATOR_GRACE_PERIOD": "5m", "REMEDIATOR_SWEEP_CONCURRENCY": "8"} {
+	for k, v := range support.Merge(map[string]string{"REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_VERIFY_TIMEOUT": "1ms",
+		"REMEDIATOR_SINK_RETRIES": "0", "REMEDIATOR_GRACE_PERIOD": "5m", "REMEDIATOR_SWEEP_CONCURRENCY": "8"}, vars) {
 		tb.Setenv(k, v)
 	}
 	cfg, err := config.Load(config.ModeSweep)
@@ -168,7 +171,7 @@ func TestSweepFixesExactlyTheStuck(t *testing.T) {
 	rec := &writeRecorder{}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(rec.wrap)
-	if err := app.Run(ctx, sweepConfig(t, ns), sweepDeps(cfg)); err != nil {
+	if err := app.Run(ctx, sweepConfig(t, ns, nil), sweepDeps(cfg)); err != nil {
 		t.Fatal(err)
 	}
 	// Exactly the 20 stuck task results written (patched or created), each

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
@@ -111,14 +110,8 @@ func TestSweepRescuesCompressedFanOutsUnderV358(t *testing.T) {
 	}
 	writes := watchTaskResults(t, c, ns, before.ResourceVersion)
 
-	for k, v := range map[string]string{"REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_GRACE_PERIOD": "2s",
-		"REMEDIATOR_VERIFY_TIMEOUT": "1m", "REMEDIATOR_SWEEP_CONCURRENCY": "10"} {
-		t.Setenv(k, v)
-	}
-	cfg, err := config.Load(config.ModeSweep)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := sweepConfig(t, ns, map[string]string{"REMEDIATOR_GRACE_PERIOD": "2s", "REMEDIATOR_VERIFY_TIMEOUT": "1m",
+		"REMEDIATOR_SWEEP_CONCURRENCY": "10", "REMEDIATOR_SINK_RETRIES": "3"})
 	began = time.Now()
 	sweeps := sweepUntilDone(t, c, ns, cfg)
 	t.Logf("2 compressed fan-outs rescued by the sweep in %s (%d sweeps)", time.Since(began).Round(100*time.Millisecond), sweeps)

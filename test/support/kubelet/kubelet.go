@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/argoproj/argo-workflows/v3/pkg/apis/workflow"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -57,26 +58,10 @@ func (k Kubelet) updateStatus(ctx context.Context, ns, name string, change func(
 	return out, nil
 }
 
-// Start reports every container running.
+// Start reports the init container completed and every container running
+// and ready, as a real kubelet reports it (see Running).
 func (k Kubelet) Start(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := metav1.Now()
-		p.Status.Phase = corev1.PodRunning
-		p.Status.StartTime = &now
-		p.Status.PodIP, p.Status.HostIP = "10.244.0.7", "10.0.0.7"
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-		p.Status.InitContainerStatuses = nil
-		for _, c := range p.Spec.InitContainers {
-			p.Status.InitContainerStatuses = append(p.Status.InitContainerStatuses, terminatedStatus(c, 0, "Completed", now))
-		}
-		p.Status.ContainerStatuses = nil
-		for _, c := range p.Spec.Containers {
-			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{
-				Name: c.Name, Image: c.Image, ImageID: "docker.io/" + c.Image + "@sha256:0", Ready: true, Started: ptr(true),
-				ContainerID: "containerd://" + c.Name, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
-			})
-		}
-	})
+	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) { Running(p, time.Now()) })
 }
 
 // OOMKill reports container `main` (every non-wait container) terminated
@@ -84,21 +69,19 @@ func (k Kubelet) Start(ctx context.Context, ns, name string) (*corev1.Pod, error
 // ended, the pod phase becomes Failed.
 func (k Kubelet) OOMKill(ctx context.Context, ns, name string, end WaitEnd) (*corev1.Pod, error) {
 	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := metav1.Now()
-		for i, cs := range p.Status.ContainerStatuses {
+		now := time.Now()
+		for _, cs := range p.Status.ContainerStatuses {
 			switch {
 			case cs.Name != common.WaitContainerName:
-				p.Status.ContainerStatuses[i] = terminated(cs, 137, "OOMKilled", now)
+				Terminated(cs.Name, 137, "OOMKilled")(p, now)
 			case end == WaitKilled:
-				p.Status.ContainerStatuses[i] = terminated(cs, 137, "Error", now)
+				Terminated(cs.Name, 137, "Error")(p, now)
 			case end == WaitCompleted:
-				p.Status.ContainerStatuses[i] = terminated(cs, 0, "Completed", now)
+				Terminated(cs.Name, 0, "Completed")(p, now)
 			}
 		}
 		if end != WaitKeepsRunning {
-			p.Status.Phase = corev1.PodFailed
 			p.Status.Message = "OOMKilled"
-			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now, Reason: "PodFailed"}}
 		}
 	})
 }
@@ -106,11 +89,10 @@ func (k Kubelet) OOMKill(ctx context.Context, ns, name string, end WaitEnd) (*co
 // Succeed reports every container terminated with exit 0, phase Succeeded.
 func (k Kubelet) Succeed(ctx context.Context, ns, name string) (*corev1.Pod, error) {
 	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := metav1.Now()
-		for i, cs := range p.Status.ContainerStatuses {
-			p.Status.ContainerStatuses[i] = terminated(cs, 0, "Completed", now)
+		now := time.Now()
+		for _, cs := range p.Status.ContainerStatuses {
+			Terminated(cs.Name, 0, "Completed")(p, now)
 		}
-		p.Status.Phase = corev1.PodSucceeded
 	})
 }
 
@@ -170,21 +152,3 @@ func (k Kubelet) FinalizeOutput(ctx context.Context, ns, nodeID string, outputs 
 	return nil
 }
 
-func terminatedStatus(c corev1.Container, code int32, reason string, at metav1.Time) corev1.ContainerStatus {
-	return terminated(corev1.ContainerStatus{Name: c.Name, Image: c.Image, ImageID: "docker.io/" + c.Image + "@sha256:0",
-		ContainerID: "containerd://" + c.Name}, code, reason, at)
-}
-
-func terminated(cs corev1.ContainerStatus, code int32, reason string, at metav1.Time) corev1.ContainerStatus {
-	started := at
-	if cs.State.Running != nil {
-		started = cs.State.Running.StartedAt
-	}
-	cs.Ready, cs.Started = false, ptr(false)
-	cs.State = corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-		ExitCode: code, Reason: reason, StartedAt: started, FinishedAt: at, ContainerID: cs.ContainerID,
-	}}
-	return cs
-}
-
-func ptr[T any](v T) *T { return &v }

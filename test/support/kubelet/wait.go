@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	corev1 "k8s.io/api/core/v1"
@@ -17,31 +18,11 @@ import (
 // non-zero, else Succeeded.
 func (k Kubelet) WaitExit(ctx context.Context, ns, name string, code int32) (*corev1.Pod, error) {
 	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := metav1.Now()
-		failed, running := false, false
-		for i, cs := range p.Status.ContainerStatuses {
-			if cs.Name == common.WaitContainerName {
-				reason := "Completed"
-				if code != 0 {
-					reason = "Error"
-				}
-				p.Status.ContainerStatuses[i] = terminated(cs, code, reason, now)
-			}
-			switch term := p.Status.ContainerStatuses[i].State.Terminated; {
-			case term == nil:
-				running = true
-			case term.ExitCode != 0:
-				failed = true
-			}
+		reason := "Completed"
+		if code != 0 {
+			reason = "Error"
 		}
-		if running {
-			return
-		}
-		p.Status.Phase = corev1.PodSucceeded
-		if failed {
-			p.Status.Phase = corev1.PodFailed
-		}
-		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now, Reason: "PodCompleted"}}
+		Terminated(common.WaitContainerName, code, reason)(p, time.Now())
 	})
 }
 
