@@ -144,8 +144,11 @@ func (c check) stuck(victim Timeline, observe bool) {
 
 // ends: the controller ends the workflow on its own; the remediator finds
 // it complete.
-func (c check) ends(victim Timeline) {
-	wf, _ := c.awaitPhase(c.exp.Phase)
+func (c check) ends(victim Timeline, phases ...wfv1.WorkflowPhase) {
+	if len(phases) == 0 {
+		phases = []wfv1.WorkflowPhase{c.exp.Phase}
+	}
+	wf, _ := c.awaitPhaseIn(phases...)
 	c.remediatorLeftAlone(c.runRemediator(victim), remediate.OutcomeAlreadyComplete)
 	c.safe(victim, remediate.Result{})
 	c.outputsIntact(wf)
@@ -192,10 +195,14 @@ func (c check) rerunsOrEnds(victim Timeline) {
 		return
 	}
 	c.t.Log("the controller ended the workflow on its own instead of rerunning the step")
-	ended := c
-	ended.exp.Phase = wfv1.WorkflowError
-	ended.ends(victim)
+	c.ends(victim, endedPhases...)
 }
+
+// endedPhases: where the controller ends a workflow instead of rerunning
+// its deleted pod, the node is Error "pod deleted", or Failed "OOMKilled"
+// when the controller saw the pod's failure before its deletion (seen on
+// v3.7.18 in one run of two).
+var endedPhases = []wfv1.WorkflowPhase{wfv1.WorkflowError, wfv1.WorkflowFailed}
 
 // earlyRun: the remediator started at main's OOM, inside the controller's
 // window, while the wait container was still alive. Whatever the controller
@@ -228,7 +235,7 @@ func (c check) earlyRun(victim Timeline) {
 			return
 		}
 		c.t.Log("the controller ended the workflow on its own instead of rerunning the step")
-		c.endedAlone(victim, res, wfv1.WorkflowError)
+		c.endedAlone(victim, res, endedPhases...)
 	default:
 		c.t.Fatalf("no early check for upstream %s", c.exp.Upstream)
 	}
@@ -249,12 +256,17 @@ func (c check) rescued(victim Timeline, res remediate.Result) {
 
 // endedAlone: the controller ended the workflow (or completed the task
 // result) on its own; the early run wrote nothing.
-func (c check) endedAlone(victim Timeline, res remediate.Result, phase wfv1.WorkflowPhase) {
-	if res.Wrote() || (res.Outcome != remediate.OutcomeAlreadyComplete &&
-		(res.Outcome != remediate.OutcomeNotStuck || res.Reason != decide.ReasonTaskResultComplete)) {
-		c.t.Errorf("remediator: %s (%s), wrote %v; want already-complete or not-stuck (task-result-complete), no write", res.Outcome, res.Reason, res.Wrote())
+//
+// Not stuck may be for a complete task result, or for none at all: v3.7.18
+// deletes the task results of a completed workflow, which the run may read
+// between the workflow's last Running state and its end (seen once).
+func (c check) endedAlone(victim Timeline, res remediate.Result, phases ...wfv1.WorkflowPhase) {
+	notStuck := res.Outcome == remediate.OutcomeNotStuck &&
+		(res.Reason == decide.ReasonTaskResultComplete || res.Reason == decide.ReasonNothingPending)
+	if res.Wrote() || (res.Outcome != remediate.OutcomeAlreadyComplete && !notStuck) {
+		c.t.Errorf("remediator: %s (%s), wrote %v; want already-complete or not-stuck (task-result-complete, nothing-pending), no write", res.Outcome, res.Reason, res.Wrote())
 	}
-	wf, _ := c.awaitPhase(phase)
+	wf, _ := c.awaitPhaseIn(phases...)
 	c.safe(victim, remediate.Result{})
 	c.outputsIntact(wf)
 }
