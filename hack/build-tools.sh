@@ -2,11 +2,13 @@
 # Builds the pinned Kubernetes, etcd, Argo Workflows controller and lint
 # binaries from Go modules into the git-ignored bin/ folder.
 #
-# Usage: hack/build-tools.sh [-f] [all|cluster|controllers|lint|vulndb]...
+# Usage: hack/build-tools.sh [-f] [all|cluster|controllers|controller:<v>|lint|vulndb]...
 #   all          everything below (the default)
 #   cluster      bin/k8s/$KUBERNETES_VERSION/{kube-apiserver,kubectl,etcd}
 #                (the directory envtest's KUBEBUILDER_ASSETS points at)
-#   controllers  bin/workflow-controller/<version>/workflow-controller
+#   controllers  bin/workflow-controller/<version>/workflow-controller, every
+#                version of WORKFLOW_CONTROLLER_VERSIONS
+#   controller:<v>  that one of them only (make demo: controller:v3.5.8)
 #   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>
 #                (plus unversioned symlinks bin/golangci-lint, bin/govulncheck)
 #                and the vulndb target below
@@ -122,9 +124,13 @@ build_cluster() {
 		go.etcd.io/etcd/server/v3:etcd
 }
 
+# build_controllers [version...]: the given controllers (each must be one of
+# WORKFLOW_CONTROLLER_VERSIONS), default all of them.
 build_controllers() {
-	local v a
-	for v in ${WORKFLOW_CONTROLLER_VERSIONS//,/ }; do
+	local v a versions=("$@")
+	[[ ${#versions[@]} -gt 0 ]] || read -ra versions <<<"${WORKFLOW_CONTROLLER_VERSIONS//,/ }"
+	for v in "${versions[@]}"; do
+		[[ ",$WORKFLOW_CONTROLLER_VERSIONS," == *",$v,"* ]] || die "controller $v is not in WORKFLOW_CONTROLLER_VERSIONS ($WORKFLOW_CONTROLLER_VERSIONS)"
 		a=github.com/argoproj/argo-workflows/${v%%.*} # v4.x lives at module path .../v4
 		[[ -d "$TOOLS/workflow-controller/$v" ]] || die "no wrapper module hack/tools/workflow-controller/$v"
 		require_version "$TOOLS/workflow-controller/$v" "$a" "$v"
@@ -189,8 +195,8 @@ main() {
 		case "$t" in
 		-f | --force) FORCE=1 ;;
 		-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-		all | cluster | controllers | lint | vulndb) targets+=("$t") ;;
-		*) die "unknown target '$t' (want all, cluster, controllers, lint or vulndb)" ;;
+		all | cluster | controllers | controller:v* | lint | vulndb) targets+=("$t") ;;
+		*) die "unknown target '$t' (want all, cluster, controllers, controller:<version>, lint or vulndb)" ;;
 		esac
 	done
 	[[ ${#targets[@]} -gt 0 ]] || targets=(all)
@@ -200,6 +206,7 @@ main() {
 		all) build_cluster; build_controllers; build_lint; build_vulndb ;;
 		cluster) build_cluster ;;
 		controllers) build_controllers ;;
+		controller:*) build_controllers "${t#controller:}" ;;
 		lint) build_lint; build_vulndb ;;
 		vulndb) build_vulndb ;;
 		esac

@@ -7,7 +7,7 @@ REPO_ROOT := $(abspath $(TOOLS_MK_DIR)/..)
 include $(TOOLS_MK_DIR)/versions.env
 
 # LOCALBIN holds every built tool; KUBEBUILDER_ASSETS is the envtest binary
-# directory (kube-apiserver, etcd, kubectl) that test/cluster uses. Both are
+# directory (kube-apiserver, etcd, kubectl) that test/support/cluster uses. Both are
 # exported so `go test` run from make finds them.
 LOCALBIN ?= $(REPO_ROOT)/bin
 KUBEBUILDER_ASSETS ?= $(LOCALBIN)/k8s/$(KUBERNETES_VERSION)
@@ -40,10 +40,10 @@ tools-vulndb: ## Build the Go vulnerability database (golang.org/x/vulndb, VULND
 	$(TOOLS_MK_DIR)/build-tools.sh vulndb
 
 cluster-up: tools-cluster ## Start the local cluster in the background; KUBECONFIG=.cluster/kubeconfig
-	cd $(REPO_ROOT) && go run ./hack/localcluster up
+	go -C $(REPO_ROOT)/test run ./cmd/localcluster up
 
 cluster-down: ## Stop the local cluster and remove .cluster/
-	cd $(REPO_ROOT) && go run ./hack/localcluster down
+	go -C $(REPO_ROOT)/test run ./cmd/localcluster down
 
 cluster-status: ## Show whether the local cluster runs and is ready
-	cd $(REPO_ROOT) && go run ./hack/localcluster status
+	go -C $(REPO_ROOT)/test run ./cmd/localcluster status

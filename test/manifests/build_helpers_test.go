@@ -83,7 +83,7 @@ func onTop(overlay string) string {
 		"components:\n  - ../../manifests/components/nudge\n"
 }
 
-// repoRoot is the repository root (test/cluster knows how to find it).
+// repoRoot is the repository root (test/support/cluster knows how to find it).
 func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := cluster.RepoRoot()

@@ -6,7 +6,7 @@
 // image; the (Cluster)WorkflowTemplate passes Argo Workflows' own validation,
 // and so does a Workflow submitted from it; and the output of each overlay is
 // accepted by a real kube-apiserver with the Argo CRDs (server-side dry run,
-// through test/cluster).
+// through test/support/cluster).
 //
 // The overlays include eventsources/ and sensors/ from the repository root;
 // the tests build them from the working tree (copied into memory, so that

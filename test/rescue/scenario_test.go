@@ -1,9 +1,7 @@
 package rescue
 
 import (
-	"context"
 	"testing"
-	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"k8s.io/client-go/rest"
@@ -27,10 +25,4 @@ func remediator(t *testing.T, cfg *rest.Config, opts remediate.Options) *remedia
 		cfg = env.Config
 	}
 	return support.InProcess(t, cfg, opts)
-}
-
-// waitUntil polls cond until it holds or a minute passes.
-func waitUntil(t testing.TB, what string, cond func(ctx context.Context) (bool, error)) {
-	t.Helper()
-	support.Eventually(t, what, time.Minute, cond)
 }

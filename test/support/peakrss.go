@@ -88,4 +88,3 @@ func (p *PeakRSS) MiB(tb testing.TB) float64 {
 	}
 	return kib / 1024
 }
-

@@ -193,4 +193,3 @@ func (s *Stuck) Events() []string {
 	slices.Sort(out)
 	return out
 }
-

@@ -35,7 +35,7 @@ const defaultSizeShards = 3500
 // JSON, the time to rescue (the binary's run, the controller failing the
 // workflow included) and the remediator's peak RSS. Not in `make test`:
 //
-//	go test -run '^$' -bench BenchmarkDefaultSizeCompressedFanOut -benchtime 1x -timeout 60m ./test/argo/
+//	go test -run '^$' -bench BenchmarkDefaultSizeCompressedFanOut -benchtime 1x -timeout 60m ./sweep/   (from test/)
 func BenchmarkDefaultSizeCompressedFanOut(b *testing.B) {
 	shards := defaultSizeShards
 	if s := os.Getenv("BENCH_SHARDS"); s != "" {

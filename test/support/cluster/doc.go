@@ -19,9 +19,9 @@
 // [Cluster.StopAPIServer], [Cluster.StartAPIServer], [Cluster.StopEtcd],
 // [Cluster.StartEtcd] and the Restart* shorthands take one component down and
 // bring it back on the same ports, data and certificates, so clients made
-// before keep working (test/restart uses them; restart a cluster of your own,
+// before keep working (test/faults uses them; restart a cluster of your own,
 // not one shared by a package).
 //
-// The hack/localcluster command uses [Launch] to keep a cluster running in the
+// The test/cmd/localcluster command uses [Launch] to keep a cluster running in the
 // background for people; see its package documentation.
 package cluster

@@ -83,12 +83,13 @@ func AssetsDir(root string) (string, error) {
 }
 
 // CRDDirs returns the CRD directories of the Argo Workflows and Argo Events
-// modules at the versions the root go.mod requires, downloading the modules
-// into the module cache if needed.
+// modules at the versions the test module (test/go.mod) requires, downloading
+// the modules into the module cache if needed. Argo Events is a test-only
+// dependency: the product's go.mod does not carry it.
 func CRDDirs(root string) ([]string, error) {
 	var dirs []string
 	for _, src := range crdSources {
-		modDir, err := moduleDir(root, src.module)
+		modDir, err := moduleDir(filepath.Join(root, "test"), src.module)
 		if err != nil {
 			return nil, err
 		}
@@ -101,14 +102,14 @@ func CRDDirs(root string) ([]string, error) {
 	return dirs, nil
 }
 
-// moduleDir asks the go command where module (as required by root/go.mod)
-// lives in the module cache.
-func moduleDir(root, module string) (string, error) {
-	dir, err := goCmd(root, "list", "-m", "-f", "{{.Dir}}", module)
+// moduleDir asks the go command where module (as required by the go.mod in
+// modRoot) lives in the module cache.
+func moduleDir(modRoot, module string) (string, error) {
+	dir, err := goCmd(modRoot, "list", "-m", "-f", "{{.Dir}}", module)
 	if err == nil && dir == "" {
 		// Required but not downloaded yet.
-		if _, err = goCmd(root, "mod", "download", module); err == nil {
-			dir, err = goCmd(root, "list", "-m", "-f", "{{.Dir}}", module)
+		if _, err = goCmd(modRoot, "mod", "download", module); err == nil {
+			dir, err = goCmd(modRoot, "list", "-m", "-f", "{{.Dir}}", module)
 		}
 	}
 	if err == nil && dir == "" {

@@ -151,4 +151,3 @@ func (k Kubelet) FinalizeOutput(ctx context.Context, ns, nodeID string, outputs 
 	}
 	return nil
 }
-

@@ -1,5 +1,5 @@
 // Package local runs a [cluster] control plane in the background for people,
-// with its state in <repo>/.cluster. It implements the hack/localcluster
+// with its state in <repo>/.cluster. It implements the test/cmd/localcluster
 // command:
 //
 //	up      start etcd and kube-apiserver on 127.0.0.1 in a detached daemon,

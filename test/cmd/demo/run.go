@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/argo"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/cluster"
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/kubelet"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
