@@ -21,6 +21,10 @@ var fuzzVars = []string{
 // configuration it accepts is one the remediator can use: valid Kubernetes
 // names, an absolute http(s) sink, non-negative durations with the deadline
 // past the grace period, bounded retries and concurrency.
+//
+// The seeds below are the corpus; what `make fuzz` generates stays in the Go
+// cache. testdata/fuzz/FuzzLoad, when it exists, holds only regressions: an
+// input that once failed, renamed after what it covers.
 func FuzzLoad(f *testing.F) {
 	f.Add(false, "team-a", "etl", "etl-1", "etl-1-pod", "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f", "OOMKilled",
 		"30s", "10m", "2m", "https://sink.example.com/x", "", "10s", "5", "prod", "https://argo.example.com",

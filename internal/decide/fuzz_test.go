@@ -6,7 +6,9 @@ import (
 )
 
 // FuzzDecide checks the invariants on arbitrary inputs, out-of-range enum
-// values and negative durations included.
+// values and negative durations included. Its seeds are every input of the
+// exhaustive walk; testdata/fuzz/FuzzDecide holds only regressions, each
+// named after what it covers (unknown-enums: phase 29, task result 7).
 func FuzzDecide(f *testing.F) {
 	for _, in := range allInputs() {
 		f.Add(int(in.Node), int(in.TaskResult), int(in.Entry), int(in.Pod), int64(in.SinceWaitAlive), int64(in.Grace))
