@@ -95,6 +95,7 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	return r.node(ctx, remediate.Target{
 		Namespace: cfg.Namespace, Workflow: cfg.Workflow, NodeID: cfg.NodeID,
 		PodName: cfg.PodName, PodUID: cfg.PodUID, Trigger: cfg.Reason,
+		Wait: remediate.WaitEvidence{Terminated: cfg.WaitTerminated(), ExitCode: cfg.WaitExitCode.Value, FinishedAt: cfg.WaitFinishedAt.Time},
 	})
 }
 

@@ -37,6 +37,13 @@ type Config struct {
 	PodUID    string `split_words:"true" desc:"UID of that pod; a pod of the same name with another UID means the step reruns."`
 	Reason    string `split_words:"true" default:"manual" desc:"Why this run was triggered: OOMKilled, deleted, wait-failed, manual or sweep."`
 
+	// The triggering event's evidence about the wait container of pod
+	// PodUID (the Sensor fills them from the event's body): a set exit
+	// code proves that wait terminated, exactly like a terminated status
+	// the remediator reads itself.
+	WaitExitCode   ExitCode  `split_words:"true" desc:"Exit code of the wait container of pod REMEDIATOR_POD_UID, as the triggering event showed it terminated; empty: not shown terminated."`
+	WaitFinishedAt Timestamp `split_words:"true" desc:"When that wait container terminated (RFC 3339), per the same event; needs REMEDIATOR_WAIT_EXIT_CODE."`
+
 	GracePeriod   Duration `split_words:"true" default:"30s" desc:"How long a vanished pod's wait container is assumed to live on (force deletion)."`
 	Deadline      Duration `split_words:"true" default:"10m" desc:"Overall time limit of the run, waiting included."`
 	VerifyTimeout Duration `split_words:"true" default:"2m" desc:"How long to watch the workflow reach a completed phase after the fix."`

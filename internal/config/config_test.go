@@ -17,6 +17,9 @@ var valid = map[string]string{
 	"REMEDIATOR_NODE_ID":   "etl-nightly-3311720384",
 }
 
+// withUID is valid with the triggering pod's UID.
+var withUID = merge(valid, map[string]string{"REMEDIATOR_POD_UID": "9c1d2f35-1b6e-4a8f-9a51-0d4cbd1e2a77"})
+
 func setEnv(t *testing.T, env map[string]string) {
 	t.Helper()
 	for k, v := range env {
@@ -66,6 +69,13 @@ func TestValidateNamesEveryBadVariable(t *testing.T) {
 		{"retries out of range", merge(valid, map[string]string{"REMEDIATOR_SINK_RETRIES": "-1"}), []string{"REMEDIATOR_SINK_RETRIES"}},
 		{"cluster name", merge(valid, map[string]string{"REMEDIATOR_CLUSTER_NAME": "Prod EU"}), []string{"REMEDIATOR_CLUSTER_NAME"}},
 		{"pod uid", merge(valid, map[string]string{"REMEDIATOR_POD_UID": "not a uid!"}), []string{"REMEDIATOR_POD_UID"}},
+		{"wait evidence that does not parse", merge(withUID, map[string]string{"REMEDIATOR_WAIT_EXIT_CODE": "1e+02", "REMEDIATOR_WAIT_FINISHED_AT": "yesterday"}),
+			[]string{`REMEDIATOR_WAIT_EXIT_CODE: "1e+02" is not an exit code`, `REMEDIATOR_WAIT_FINISHED_AT: "yesterday" is not an RFC 3339 time`}},
+		{"exit code out of int32", merge(withUID, map[string]string{"REMEDIATOR_WAIT_EXIT_CODE": "2147483648"}), []string{"REMEDIATOR_WAIT_EXIT_CODE"}},
+		{"wait evidence naming no pod", merge(valid, map[string]string{"REMEDIATOR_WAIT_EXIT_CODE": "137"}),
+			[]string{"REMEDIATOR_WAIT_EXIT_CODE: the wait container's evidence must name its pod: REMEDIATOR_POD_UID is required"}},
+		{"finish time without exit code", merge(withUID, map[string]string{"REMEDIATOR_WAIT_FINISHED_AT": "2026-12-04T16:52:42Z"}),
+			[]string{"REMEDIATOR_WAIT_FINISHED_AT: is set but REMEDIATOR_WAIT_EXIT_CODE is empty"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +112,46 @@ func TestValidAccepted(t *testing.T) {
 	}
 	if !c.DryRun.Value || c.GracePeriod.Duration != 0 {
 		t.Errorf("%+v", c)
+	}
+}
+
+// TestWaitEvidence: the Sensor renders an empty exit code and finish time
+// when the event did not show wait terminated; a set exit code is the
+// proof, for the pod REMEDIATOR_POD_UID only.
+func TestWaitEvidence(t *testing.T) {
+	tests := []struct {
+		name, code, at string
+		proof          bool
+		exit           int32
+	}{
+		{"not shown terminated", "", "", false, 0},
+		{"OOMKilled wait", "137", "2026-12-04T16:52:42Z", true, 137},
+		{"exit 0 (it finished, without finalizing)", "0", "2026-12-04T16:52:42Z", true, 0},
+		{"terminated without a finish time", "2", "", true, 2},
+		{"negative exit code", "-1", "", true, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			setEnv(t, merge(withUID, map[string]string{"REMEDIATOR_WAIT_EXIT_CODE": tt.code, "REMEDIATOR_WAIT_FINISHED_AT": tt.at}))
+			c, err := Load("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.WaitTerminated() != tt.proof || c.WaitExitCode.Value != tt.exit {
+				t.Errorf("WaitTerminated() = %v, exit code %d; want %v, %d", c.WaitTerminated(), c.WaitExitCode.Value, tt.proof, tt.exit)
+			}
+			if tt.at != "" && c.WaitFinishedAt.Format(time.RFC3339) != tt.at {
+				t.Errorf("finished at %v, want %s", c.WaitFinishedAt.Time, tt.at)
+			}
+		})
+	}
+	c := Config{Mode: ModeSweep}
+	if err := envconfigDefaults(&c); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.WaitExitCode.Decode("137")
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "REMEDIATOR_WAIT_EXIT_CODE: the wait container's evidence is not used by the sweep") {
+		t.Errorf("sweep with evidence: %v", err)
 	}
 }
 

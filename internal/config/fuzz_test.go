@@ -14,6 +14,7 @@ var fuzzVars = []string{
 	"GRACE_PERIOD", "DEADLINE", "VERIFY_TIMEOUT",
 	"SINK_URL", "SINK_TOKEN_FILE", "SINK_TIMEOUT", "SINK_RETRIES", "CLUSTER_NAME", "ARGO_UI_URL",
 	"SWEEP_CONCURRENCY", "DRY_RUN", "NUDGE", "LOG_LEVEL", "LOG_FORMAT", "KUBECONFIG",
+	"WAIT_EXIT_CODE", "WAIT_FINISHED_AT",
 }
 
 // FuzzLoad feeds arbitrary values to every variable, in both modes. Load
@@ -28,17 +29,18 @@ var fuzzVars = []string{
 func FuzzLoad(f *testing.F) {
 	f.Add(false, "team-a", "etl", "etl-1", "etl-1-pod", "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f", "OOMKilled",
 		"30s", "10m", "2m", "https://sink.example.com/x", "", "10s", "5", "prod", "https://argo.example.com",
-		"4", "false", "true", "info", "json", "")
-	f.Add(true, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "")
+		"4", "false", "true", "info", "json", "", "137", "2026-12-04T16:52:42Z")
+	f.Add(true, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "")
 	f.Add(false, "Bad_NS", "-", strings.Repeat("x", 300), "UPPER", "uid with spaces", "because",
 		"-1s", "soon", "10", "/rel", "/var/run/token", "0s", "-1", "Not A Name", "argo.example.com",
-		"0", "maybe", "yes", "loud", "xml", "/nonexistent/kubeconfig")
+		"0", "maybe", "yes", "loud", "xml", "/nonexistent/kubeconfig", "1e+02", "yesterday")
 	f.Add(false, "ns", "wf", "", "pod", "", "deleted", "1h", "1h", "0s", "http://[::1", "", "1ns", "21",
-		"a.b", "ftp://h", "65", "1", "0", "debug", "text", "")
+		"a.b", "ftp://h", "65", "1", "0", "debug", "text", "", "", "2026-12-04T16:52:42Z")
 	f.Fuzz(func(t *testing.T, sweep bool, ns, wf, node, pod, uid, reason, grace, deadline, verify,
-		sink, tokenFile, sinkTimeout, retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig string) {
+		sink, tokenFile, sinkTimeout, retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig,
+		waitExit, waitAt string) {
 		values := []string{ns, wf, node, pod, uid, reason, grace, deadline, verify, sink, tokenFile, sinkTimeout,
-			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig}
+			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig, waitExit, waitAt}
 		for i, v := range values {
 			if strings.ContainsRune(v, 0) {
 				t.Skip("environment values cannot hold NUL")
@@ -83,6 +85,9 @@ func checkUsable(t *testing.T, c Config) {
 	if c.GracePeriod.Duration < 0 || c.VerifyTimeout.Duration < 0 || c.SinkTimeout.Duration <= 0 ||
 		c.Deadline.Duration <= c.GracePeriod.Duration {
 		bad("duration", c.Deadline.raw)
+	}
+	if (c.WaitExitCode.raw != "" || c.WaitFinishedAt.raw != "") && (c.PodUID == "" || !c.WaitExitCode.Set || c.Mode == ModeSweep) {
+		bad("wait evidence naming no pod, or without an exit code", c.WaitExitCode.raw)
 	}
 	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
 		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)

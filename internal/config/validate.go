@@ -48,6 +48,7 @@ func (c Config) Validate() error {
 	if c.PodUID != "" && len(validation.IsValidLabelValue(c.PodUID)) > 0 {
 		bad("POD_UID", "%q is not a valid UID", c.PodUID)
 	}
+	c.validateEvidence(bad)
 	if !slices.Contains(Reasons, c.Reason) {
 		bad("REASON", "%q is not one of %s", c.Reason, strings.Join(Reasons, ", "))
 	}

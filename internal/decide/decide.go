@@ -13,6 +13,7 @@ func Decide(in Input) Decision {
 	if in.Node == NodePending {
 		return Decision{Action: Skip, Reason: ReasonNodePending}
 	}
+	in.Pod = podProven(in)
 	var act Action
 	switch {
 	case in.TaskResult == TaskResultComplete:
@@ -52,6 +53,18 @@ func Decide(in Input) Decision {
 		return Decision{Action: act, Reason: ReasonPodGoneGraceElapsed}
 	}
 	return Decision{Action: Wait, Reason: ReasonWaitRunning}
+}
+
+// podProven folds the triggering event's evidence into what is known of
+// the pod: the event showed this pod's wait container terminated, and it
+// stays so whether the pod is gone now or a read still shows it running
+// (a workflow pod never restarts a container). A replaced pod, or a state
+// the decision does not know, is left as it is.
+func podProven(in Input) Pod {
+	if in.Event == EventWaitTerminated && (in.Pod == PodGone || in.Pod == PodWaitRunning) {
+		return PodWaitTerminated
+	}
+	return in.Pod
 }
 
 // waitEnded tells whether the pod shows that its wait container can no

@@ -112,6 +112,45 @@ func TestDecide(t *testing.T) {
 		{"offloaded node, no task result yet, wait running: it may still create it",
 			Input{Node: NodeOffloaded, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitRunning},
 			Decision{Action: Wait, Reason: ReasonNodeActive}},
+
+		// Issue 13: the event that started the run showed this pod's wait
+		// container terminated.
+		{"event proof, pod already gone (podGC OnPodCompletion): act at once, no grace",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"event proof, pod gone a second ago, long grace",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated, SinceWaitAlive: time.Second, Grace: time.Hour},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"event proof, the read still lists wait running (an older status): the proof stands",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning, Event: EventWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"event proof, legacy path: create",
+			Input{Node: NodeCompleted, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Create, Reason: ReasonWaitTerminated}},
+		{"event proof, offloaded node",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"event proof, but a pod of another UID runs now: the step reruns, its wait owns the task result",
+			Input{Node: NodeActive, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced, Event: EventWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"event proof, replaced pod, node looks completed",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced, Event: EventWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"event proof, node back to Pending (rerun)",
+			Input{Node: NodePending, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonNodePending}},
+		{"event proof, task result already complete",
+			Input{Node: NodeCompleted, TaskResult: TaskResultComplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonTaskResultComplete}},
+		{"event proof, offloaded, no task result, no false entry: nothing pending",
+			Input{Node: NodeOffloaded, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodGone, Event: EventWaitTerminated, SinceWaitAlive: time.Second},
+			Decision{Action: Skip, Reason: ReasonNothingPending}},
+		{"an event value the decision does not know is no proof",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: Event(7), SinceWaitAlive: time.Second},
+			Decision{Action: Wait, Reason: ReasonWaitPodGone, RecheckAfter: grace - time.Second}},
+		{"event proof does not make an unknown pod state writable",
+			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: Pod(9), Event: EventWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonWaitRunning}},
 		{"offloaded node, replacement pod: the step reruns",
 			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
 			Decision{Action: Skip, Reason: ReasonPodReplaced}},
@@ -140,15 +179,38 @@ func TestDecideNeverWritesWhileWaitMayWrite(t *testing.T) {
 	}
 }
 
+// TestEventProofOnlyForThisPod: the event's evidence never makes a write
+// where the pod was replaced, and never where the same input without it
+// would be refused for any reason other than the wait container.
+func TestEventProofOnlyForThisPod(t *testing.T) {
+	for _, in := range allInputs() {
+		if in.Event != EventWaitTerminated {
+			continue
+		}
+		d := Decide(in)
+		writes := d.Action == Complete || d.Action == Create
+		if writes && in.Pod == PodReplaced {
+			t.Errorf("Decide(%+v) = %v: a write on another pod's evidence", in, d)
+		}
+		silent := in
+		silent.Event = EventSilent
+		if s := Decide(silent); s.Action == Skip && d != s {
+			t.Errorf("Decide(%+v) = %v, but without the event %v: the evidence must not undo a skip", in, d, s)
+		}
+	}
+}
+
 func allInputs() []Input {
 	var out []Input
 	for _, node := range []NodePhase{NodeActive, NodePending, NodeCompleted, NodeOffloaded} {
 		for _, tr := range []TaskResult{TaskResultMissing, TaskResultIncomplete, TaskResultComplete} {
 			for _, e := range []StatusEntry{EntryAbsent, EntryIncomplete, EntryComplete} {
 				for _, p := range []Pod{PodWaitRunning, PodWaitTerminated, PodGone, PodReplaced} {
-					for _, since := range []time.Duration{-time.Second, 0, grace - time.Nanosecond, grace, 2 * grace} {
-						for _, g := range []time.Duration{0, grace} {
-							out = append(out, Input{Node: node, TaskResult: tr, Entry: e, Pod: p, SinceWaitAlive: since, Grace: g})
+					for _, ev := range []Event{EventSilent, EventWaitTerminated} {
+						for _, since := range []time.Duration{-time.Second, 0, grace - time.Nanosecond, grace, 2 * grace} {
+							for _, g := range []time.Duration{0, grace} {
+								out = append(out, Input{Node: node, TaskResult: tr, Entry: e, Pod: p, Event: ev, SinceWaitAlive: since, Grace: g})
+							}
 						}
 					}
 				}

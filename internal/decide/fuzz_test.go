@@ -11,11 +11,11 @@ import (
 // named after what it covers (unknown-enums: phase 29, task result 7).
 func FuzzDecide(f *testing.F) {
 	for _, in := range allInputs() {
-		f.Add(int(in.Node), int(in.TaskResult), int(in.Entry), int(in.Pod), int64(in.SinceWaitAlive), int64(in.Grace))
+		f.Add(int(in.Node), int(in.TaskResult), int(in.Entry), int(in.Pod), int64(in.SinceWaitAlive), int64(in.Grace), int(in.Event))
 	}
-	f.Fuzz(func(t *testing.T, node, tr, entry, pod int, since, grace int64) {
+	f.Fuzz(func(t *testing.T, node, tr, entry, pod int, since, grace int64, event int) {
 		in := Input{Node: NodePhase(node), TaskResult: TaskResult(tr), Entry: StatusEntry(entry), Pod: Pod(pod),
-			SinceWaitAlive: time.Duration(since), Grace: time.Duration(grace)}
+			SinceWaitAlive: time.Duration(since), Grace: time.Duration(grace), Event: Event(event)}
 		d := Decide(in)
 		if err := CheckInvariants(in, d); err != nil {
 			t.Fatal(err)

@@ -7,8 +7,7 @@ import "fmt"
 // every decision in production as a last line of defence.
 func CheckInvariants(in Input, d Decision) error {
 	writes := d.Action == Complete || d.Action == Create
-	waitMayWrite := in.Pod == PodWaitRunning || in.Pod == PodReplaced ||
-		(in.Pod == PodGone && in.Grace > 0 && in.SinceWaitAlive < in.Grace)
+	waitMayWrite := !waitCannotWrite(in)
 	switch {
 	case writes && waitMayWrite:
 		return fmt.Errorf("decide: %v while the wait container may still write (%+v)", d, in)
@@ -26,4 +25,22 @@ func CheckInvariants(in Input, d Decision) error {
 		return fmt.Errorf("decide: decision without a reason %v", d)
 	}
 	return nil
+}
+
+// waitCannotWrite states, independently of Decide, when the node's wait
+// container is proven unable to write: its status read terminated; or the
+// triggering event showed this very pod's wait terminated (the pod gone or
+// still listed); or the pod gone for the grace. Never for a replaced pod
+// (its wait container is another one) nor for a state not listed here.
+func waitCannotWrite(in Input) bool {
+	proven := in.Event == EventWaitTerminated
+	switch in.Pod {
+	case PodWaitTerminated:
+		return true
+	case PodWaitRunning:
+		return proven
+	case PodGone:
+		return proven || in.Grace <= 0 || in.SinceWaitAlive >= in.Grace
+	}
+	return false
 }

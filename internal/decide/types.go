@@ -67,12 +67,30 @@ const (
 	PodReplaced
 )
 
+// Event is what the event that started the run showed of the wait
+// container of the pod the run is about. The caller sets it only for that
+// pod (the same UID): evidence about another pod is never given here.
+type Event int
+
+const (
+	// EventSilent: no event, or one that did not show wait terminated.
+	EventSilent Event = iota
+	// EventWaitTerminated: the event showed the wait container of this pod
+	// terminated. Workflow pods never restart containers, so this proves
+	// it can no longer write exactly as a terminated status read from the
+	// API server does, even once the pod object is gone.
+	EventWaitTerminated
+)
+
 // Input is everything the decision depends on.
 type Input struct {
 	Node       NodePhase
 	TaskResult TaskResult
 	Entry      StatusEntry
 	Pod        Pod
+	// Event is the triggering event's evidence about this pod's wait
+	// container; it does not count for a replaced pod.
+	Event Event
 	// SinceWaitAlive is how long ago the wait container was last possibly
 	// alive. It matters only for PodGone.
 	SinceWaitAlive time.Duration

@@ -10,9 +10,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// inputOf turns what was read and remembered into the decision's input.
-func inputOf(s snapshot, node wfv1.NodeStatus, known bool, nodeID string, mem *podMemory, grace time.Duration, now time.Time) decide.Input {
-	in := decide.Input{Grace: grace}
+// inputOf turns what was read and remembered, and the trigger's evidence,
+// into the decision's input.
+func inputOf(s snapshot, node wfv1.NodeStatus, known bool, t Target, mem *podMemory, grace time.Duration, now time.Time) decide.Input {
+	nodeID := t.NodeID
+	in := decide.Input{Grace: grace, Event: eventOf(t, mem)}
 	switch {
 	case !known:
 		in.Node = decide.NodeOffloaded
@@ -40,6 +42,17 @@ func inputOf(s snapshot, node wfv1.NodeStatus, known bool, nodeID string, mem *p
 	}
 	in.Pod, in.SinceWaitAlive = mem.state(node.FinishedAt.Time, now)
 	return in
+}
+
+// eventOf gives the decision the trigger's evidence, only when it is about
+// the pod the run follows: the trigger named the pod's UID and the run
+// follows that pod (podMemory starts from it, and a pod of another UID
+// turns into PodReplaced, on which the decision never writes).
+func eventOf(t Target, mem *podMemory) decide.Event {
+	if t.Wait.Terminated && t.PodUID != "" && mem.uid == t.PodUID {
+		return decide.EventWaitTerminated
+	}
+	return decide.EventSilent
 }
 
 // remediatedBefore tells whether a run of the remediator completed or
@@ -100,5 +113,5 @@ func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
 func Assess(wf *wfstatus.Workflow, node wfv1.NodeStatus, known bool, tr *wfv1.WorkflowTaskResult, pod *corev1.Pod, nodeID string, grace time.Duration, now time.Time) decide.Input {
 	var mem podMemory
 	mem.observe(pod, now)
-	return inputOf(snapshot{wf: wf, tr: tr, pod: pod}, node, known, nodeID, &mem, grace, now)
+	return inputOf(snapshot{wf: wf, tr: tr, pod: pod}, node, known, Target{NodeID: nodeID}, &mem, grace, now)
 }

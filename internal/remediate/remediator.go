@@ -121,13 +121,17 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 		mem.observe(s.pod, now)
 		res.fromNode(node, &mem)
 
-		in := inputOf(s, node, known, t.NodeID, &mem, r.opts.Grace, now)
+		in := inputOf(s, node, known, t, &mem, r.opts.Grace, now)
 		d := decide.Decide(in)
 		if err := decide.CheckInvariants(in, d); err != nil {
 			return res, err
 		}
 		res.Reason = d.Reason
 		log.Debug("decided", "decision", d.String(), "input", fmt.Sprintf("%+v", in))
+		if in.Event == decide.EventWaitTerminated && d.Action != decide.Wait && d.Action != decide.Skip {
+			log.Info("the triggering event proved the wait container terminated", "pod", t.PodName, "podUID", t.PodUID,
+				"exitCode", t.Wait.ExitCode, "finishedAt", t.Wait.FinishedAt)
+		}
 
 		switch d.Action {
 		case decide.Skip:

@@ -18,6 +18,20 @@ type Target struct {
 	PodUID string
 	// Trigger says why the run started: OOMKilled, deleted, manual, ...
 	Trigger string
+	// Wait is what the triggering event showed of the wait container of
+	// pod PodUID. It counts only for that pod: without a PodUID, or once a
+	// pod of another UID runs the node, it proves nothing.
+	Wait WaitEvidence
+}
+
+// WaitEvidence is what an event showed of a pod's wait container.
+type WaitEvidence struct {
+	// Terminated: the event showed it terminated (a workflow pod never
+	// restarts containers, so it can no longer write).
+	Terminated bool
+	// ExitCode and FinishedAt are the terminated state's, for the record.
+	ExitCode   int32
+	FinishedAt time.Time
 }
 
 // Options tune a Remediator.

@@ -83,6 +83,7 @@ func TestRemediationFilter(t *testing.T) {
 			if got := env(job)["REMEDIATOR_REASON"]; got != tc.reason {
 				t.Errorf("REMEDIATOR_REASON = %q, want %q", got, tc.reason)
 			}
+			checkEvidence(t, job, tc.event)
 			if got := job.Labels[labelReason]; got != tc.reason {
 				t.Errorf("label %s = %q, want %q", labelReason, got, tc.reason)
 			}

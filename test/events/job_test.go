@@ -42,17 +42,20 @@ func TestRemediatorJob(t *testing.T) {
 		event  podEvent
 		reason string
 		want   podIdentity
+		// exit, finished: the wait container's evidence ("": main was
+		// OOMKilled while wait still ran).
+		exit, finished string
 	}{
 		{"OOM update", update("oom-main", "running", "main-oomkilled"), "OOMKilled",
-			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}},
+			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "", ""},
 		{"OOM update delivered again", update("oom-main", "running", "main-oomkilled"), "OOMKilled",
-			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}},
-		{"DELETE of the same pod", deletion("oom-main"), "deleted",
-			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}},
+			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "", ""},
+		{"DELETE of the same pod: its last status shows wait killed", deletion("oom-main"), "deleted",
+			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "137", "2026-11-27T01:22:52Z"},
 		{"long names OOM update", update("long-names", "running", "main-oomkilled"), "OOMKilled",
-			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}},
+			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}, "", ""},
 		{"long names DELETE", deletion("long-names"), "deleted",
-			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}},
+			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,6 +84,8 @@ func TestRemediatorJob(t *testing.T) {
 				{Name: "REMEDIATOR_POD_NAME", Value: w.pod},
 				{Name: "REMEDIATOR_POD_UID", Value: w.uid},
 				{Name: "REMEDIATOR_REASON", Value: tc.reason},
+				{Name: "REMEDIATOR_WAIT_EXIT_CODE", Value: tc.exit},
+				{Name: "REMEDIATOR_WAIT_FINISHED_AT", Value: tc.finished},
 			}
 			if got := job.Spec.Template.Spec.Containers[0].Env; !reflect.DeepEqual(got, wantEnv) {
 				t.Errorf("env = %v\nwant %v", got, wantEnv)
