@@ -121,7 +121,15 @@ func (c check) notStuck() {
 	if at.Before(victim.WaitEnding) {
 		c.t.Errorf("the workflow ended (%s) before the wait container did (%s)", at.Format(time.StampMilli), victim.WaitEnding.Format(time.StampMilli))
 	}
-	c.remediatorLeftAlone(c.receive(), remediate.OutcomeNotStuck, "task-result-complete")
+	res := c.receive()
+	if c.s.Fate == OOMWaitFinishesPodDeleted && res.Outcome == remediate.OutcomeAlreadyComplete {
+		// The pod gone, the remediator re-reads at the end of its grace,
+		// which the workflow's end (a requeue after the wait's report) may
+		// precede.
+		c.remediatorLeftAlone(res, remediate.OutcomeAlreadyComplete)
+	} else {
+		c.remediatorLeftAlone(res, remediate.OutcomeNotStuck, "task-result-complete")
+	}
 	c.outputsIntact(wf)
 	c.safe(victim, remediate.Result{})
 }
