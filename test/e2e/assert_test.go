@@ -19,6 +19,8 @@ type check struct {
 	exp   Expectation
 	rem   *remediate.Remediator
 	early chan outcome // the run started at the trigger, for early scenarios
+	// grace is the remediator's grace for a vanished pod in this case.
+	grace time.Duration
 }
 
 type outcome struct {
@@ -167,13 +169,13 @@ func (c check) safe(victim Timeline, res remediate.Result) {
 		if !res.Wrote() {
 			c.t.Errorf("the victim's task result was completed by the remediator at %s, but the run reports no write", comp.At.Format(time.StampMilli))
 		}
-		if err := EarlyWrite(victim, comp.At, trustedGone, grace); err != nil {
+		if err := EarlyWrite(victim, comp.At, trustedGone, c.grace); err != nil {
 			c.t.Errorf("the task result watch saw the remediator's write too early: %v", err)
 		}
 	} else if res.Wrote() && !res.Previously {
 		c.t.Errorf("the remediator reports a write at %s, but the task result watch never saw its mark with the label complete", res.Acted.Format(time.StampMilli))
 	}
-	if err := EarlyWrite(victim, res.Acted, trustedGone, grace); err != nil {
+	if err := EarlyWrite(victim, res.Acted, trustedGone, c.grace); err != nil {
 		c.t.Errorf("the remediator wrote too early: %v", err)
 	}
 }
@@ -184,7 +186,7 @@ func (c check) safe(victim Timeline, res remediate.Result) {
 func (c check) outputsIntact(wf *wfv1.Workflow) {
 	c.t.Helper()
 	for _, tl := range c.k.Player.Timelines() {
-		if tl.Victim && c.s.Fate != Succeeds && c.s.Fate != OOMWaitFinishes {
+		if tl.Victim && !c.s.Fate.ReportsOutputs() {
 			continue // killed before it reported anything
 		}
 		n, ok := wf.Status.Nodes[tl.NodeID]

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
@@ -42,9 +43,10 @@ type Case struct {
 	logs        []io.Closer
 }
 
-// StartCase creates the namespace, starts the controller and the played
-// kubelet, and submits the scenario's workflow. Close it when done.
-func StartCase(ctx context.Context, c *cluster.Cluster, version string, s Scenario, logDir string, hooks Hooks) (_ *Case, err error) {
+// StartCase creates the namespace, starts the controller (with ctlEnv added
+// to its environment, e.g. argo.LoweredTimeoutsEnv) and the played kubelet,
+// and submits the scenario's workflow. Close it when done.
+func StartCase(ctx context.Context, c *cluster.Cluster, version string, s Scenario, logDir string, hooks Hooks, ctlEnv ...string) (_ *Case, err error) {
 	k := &Case{C: c, Version: version, Scenario: s, LogDir: logDir}
 	defer func() {
 		if err != nil {
@@ -54,7 +56,7 @@ func StartCase(ctx context.Context, c *cluster.Cluster, version string, s Scenar
 	if k.NS, err = c.CreateNamespace(ctx, version+"-"+s.Name); err != nil {
 		return k, err
 	}
-	var ctlEnv []string
+	ctlEnv = slices.Clone(ctlEnv)
 	if s.Compressed {
 		ctlEnv = append(ctlEnv, fmt.Sprintf("MAX_WORKFLOW_SIZE=%d", CompressedMaxSize))
 	}
@@ -143,6 +145,30 @@ func (k *Case) StaysRunning(ctx context.Context, window time.Duration) error {
 		return nil // the window passed with the workflow Running
 	}
 	return err
+}
+
+// OutputsWindow bounds the wait for a node's outputs once its wait
+// container reported them: two of the controller's 10 s requeues.
+const OutputsWindow = 20 * time.Second
+
+// OutputsKept tells whether the node of tl shows the output its executor
+// reported, waiting up to OutputsWindow for it (call it once the wait
+// container reported them). False means the workflow did not take them in
+// within the window: a completed workflow is not reconciled again, so
+// outputs reported after its end are lost from its nodes.
+func (k *Case) OutputsKept(ctx context.Context, tl Timeline) (bool, error) {
+	want := outputsOf(&tl).Parameters[0].Value.String()
+	_, _, err := k.AwaitWorkflow(ctx, OutputsWindow, "the node's outputs", func(wf *wfv1.Workflow) bool {
+		n, ok := wf.Status.Nodes[tl.NodeID]
+		return ok && n.Outputs != nil && len(n.Outputs.Parameters) > 0 && n.Outputs.Parameters[0].Value.String() == want
+	})
+	switch {
+	case err == nil:
+		return true, nil
+	case (wait.Interrupted(err) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil:
+		return false, nil
+	}
+	return false, err
 }
 
 // Remediator builds the real remediator, as the admin, logging to the

@@ -22,6 +22,13 @@
 // run reports it and as the player's own task-result watch saw it) with the
 // moment the played kubelet began reporting the wait's end.
 //
+// Issue 13 adds the zero-install alternative: a v3.7.1+ controller with
+// TASK_RESULT_TIMEOUT_DURATION and RECENTLY_DELETED_POD_DURATION lowered
+// (argo.LoweredTimeoutsEnv) and no remediator. TestLoweredTimeouts runs it on
+// the scenarios that set it apart (a wait container uploading longer than
+// the timeout; a wait that exited 0 without finalizing) and records what
+// became of the outputs; the matrix asserts the remediator keeps them.
+//
 // `go test ./test/e2e/` runs the matrix (skipped with -short). `go run
 // ./test/e2e/bench` measures the time to the workflow's terminal phase with
 // and without the remediator; docs/benchmarks.md has the figures.

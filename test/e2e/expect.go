@@ -66,6 +66,9 @@ const (
 	whyCompressed         = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
 	whyV4WaitExitThenGone = "v4.0.5 marks the entry complete on the wait's exit 137 but, as v3.7 with the pod kept, does not end the workflow in that pass; the next reconcile (10 s later) finds the pod deleted 5 s after the node failed and ends node and workflow Error \"pod deleted\" (measured: workflow terminal ~20 s after the OOM)"
 	whyEarly              = "; the remediator, started at main's OOM while wait lives on, waits for the wait's end"
+	whySlowUploadKept     = "the controller keeps the node Running while the pod's wait container runs (assessNodeStatus: \"wait container is not yet terminated\"), so no timeout starts; wait reports its output after SlowUpload and exits 0: the remediator waits and writes nothing"
+	whySlowUploadGone     = "the pod vanishes while wait uploads: the node ends Error \"pod deleted\" with its task result false, and no escape fires before the wait reports its output SlowUpload later (2 min on v3.5.12+/v3.6); the workflow then ends with the output; the remediator's grace (30 s) outlasts the upload: it writes nothing"
+	whyUnfinalized        = "wait exited 0 without finalizing (#14568): no version completes the entry on a zero exit; with the pod kept, v3.5.x/v3.6 never end, v3.7.1+/v4 only after TASK_RESULT_TIMEOUT_DURATION (10 min); the remediator proves the wait's end from the pod status"
 )
 
 // Expectations are the rows of the matrix: scenario name → version →
@@ -158,6 +161,32 @@ var Expectations = map[string]map[string]Expectation{
 		"v3.7.3":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 		"v3.7.18": {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
 		"v4.0.5":  {NotStuck, wfv1.WorkflowSucceeded, "", whyHealthy},
+	},
+	// Issue 13: the wait container uploads longer than the alternative's
+	// lowered timeouts (TestLoweredTimeouts measures what those do).
+	"11-slow-upload-pod-kept": {
+		"v3.5.8":  {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+		"v3.5.13": {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+		"v3.6.15": {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+		"v3.7.3":  {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+		"v3.7.18": {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+		"v4.0.5":  {NotStuck, wfv1.WorkflowFailed, "", whySlowUploadKept},
+	},
+	"12-slow-upload-pod-deleted": {
+		"v3.5.8":  {NotStuck, wfv1.WorkflowError, "", whySlowUploadGone},
+		"v3.5.13": {NotStuck, wfv1.WorkflowError, "", whySlowUploadGone},
+		"v3.6.15": {NotStuck, wfv1.WorkflowError, "", whySlowUploadGone},
+		"v3.7.3":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + "; " + whySlowUploadGone},
+		"v3.7.18": {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + "; " + whySlowUploadGone},
+		"v4.0.5":  {RerunsOrEnds, wfv1.WorkflowSucceeded, "", whyRerunRace + "; " + whySlowUploadGone},
+	},
+	"13-wait-exits-unfinalized": {
+		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
+		"v3.5.13": {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
+		"v3.6.15": {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
+		"v3.7.3":  {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
+		"v3.7.18": {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
+		"v4.0.5":  {Stuck, wfv1.WorkflowFailed, "complete", whyUnfinalized},
 	},
 	"control-no-task-result": {
 		"v3.5.8":  {Ends, wfv1.WorkflowError, "", whyControl},

@@ -28,7 +28,7 @@ import (
 // they are timers, not synchronisation.
 const (
 	stepDuration     = 3 * time.Second // a healthy step runs this long once its node is Running
-	waitSavesOutputs = 5 * time.Second // OOMWaitFinishes: wait reports its outputs this long after the OOM
+	waitSavesOutputs = 5 * time.Second // OOMWaitFinishes: wait reports its outputs this long after the OOM (unless Scenario.Upload)
 	deleteAfterFail  = 5 * time.Second // OOMDeletedAfterFailed: the pod goes this long after the node failed
 	nodeTimeout      = 90 * time.Second
 	// WaitLinger: WaitLingers scenarios kill the wait container this long
@@ -255,23 +255,27 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		return err
 	}
 	end := kubelet.WaitKilled
-	lingers := fate == OOMWaitFinishes || (tl.Victim && p.s.WaitLingers)
-	if lingers {
+	lingers := fate == OOMWaitFinishes || fate == OOMWaitFinishesPodDeleted || (tl.Victim && p.s.WaitLingers)
+	switch {
+	case lingers:
 		end = kubelet.WaitKeepsRunning
-	} else {
+	case fate == OOMWaitExitsUnfinalized:
+		end = kubelet.WaitCompleted // exit 0, the task result left false
+		p.mark(&tl.WaitEnding)
+	default:
 		p.mark(&tl.WaitEnding) // wait dies in the same status update as main
 	}
 	if _, err := p.k.OOMKill(ctx, p.ns, tl.Pod, end); err != nil {
 		return err
 	}
 	p.mark(&tl.OOM)
-	if end == kubelet.WaitKilled {
+	if end != kubelet.WaitKeepsRunning {
 		p.mark(&tl.WaitEnded)
 	}
 	if p.hooks.OOM != nil {
 		p.hooks.OOM(p.snapshot(tl))
 	}
-	if lingers && fate != OOMWaitFinishes {
+	if lingers && fate != OOMWaitFinishes && fate != OOMWaitFinishesPodDeleted {
 		// The wait container is killed WaitLinger after main (exit 137,
 		// without finalizing), then the fate goes on.
 		if err := after(ctx, WaitLinger); err != nil {
@@ -294,8 +298,23 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 			return err
 		}
 		return p.delete(ctx, tl)
+	case OOMWaitFinishesPodDeleted:
+		if err := p.delete(ctx, tl); err != nil {
+			return err
+		}
+		// The wait container uploads on, on the node, then reports its
+		// outputs and is gone: nothing reports its end but the task result.
+		if err := after(ctx, p.upload()); err != nil {
+			return err
+		}
+		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil {
+			return err
+		}
+		p.mark(&tl.WaitEnding)
+		p.mark(&tl.WaitEnded)
+		return nil
 	case OOMWaitFinishes:
-		if err := after(ctx, waitSavesOutputs); err != nil {
+		if err := after(ctx, p.upload()); err != nil {
 			return err
 		}
 		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil {
@@ -307,6 +326,14 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		return err
 	}
 	return nil
+}
+
+// upload is how long the victim's wait container saves its outputs.
+func (p *Player) upload() time.Duration {
+	if p.s.Upload > 0 {
+		return p.s.Upload
+	}
+	return waitSavesOutputs
 }
 
 func (p *Player) delete(ctx context.Context, tl *Timeline) error {

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"time"
+
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -39,9 +41,26 @@ const (
 	// OOMPodKept: main OOMKilled, wait killed, the pod stays.
 	OOMPodKept
 	// OOMWaitFinishes: main OOMKilled; wait keeps running, reports an
-	// output parameter 5 s later and exits 0.
+	// output parameter Upload later (5 s by default) and exits 0.
 	OOMWaitFinishes
+	// OOMWaitFinishesPodDeleted: main OOMKilled, wait keeps running (still
+	// uploading) and the pod is deleted at once, as a force delete does
+	// while the containers still run on the node until the kubelet stops
+	// them (terminationGracePeriodSeconds, 30 s by default); wait reports its
+	// output Upload after the deletion, then is gone. No pod status is
+	// reported after the deletion.
+	OOMWaitFinishesPodDeleted
+	// OOMWaitExitsUnfinalized: main OOMKilled; wait exits 0 in the same
+	// status update without finalizing its task result (the executor gave
+	// up writing it, #14568); the pod stays.
+	OOMWaitExitsUnfinalized
 )
+
+// ReportsOutputs tells whether the victim's wait container reports its
+// outputs under this fate.
+func (f Fate) ReportsOutputs() bool {
+	return f == Succeeds || f == OOMWaitFinishes || f == OOMWaitFinishesPodDeleted
+}
 
 // Shape is the workflow's shape.
 type Shape int
@@ -97,6 +116,16 @@ type Scenario struct {
 	// them in status.compressedNodes and leaves status.nodes empty, as it
 	// does by default above 1 MiB (a fan-out of a few thousand nodes).
 	Compressed bool
+	// Upload: how long the wait container of an OOMWaitFinishes victim
+	// takes to report its outputs after the OOM, or of an
+	// OOMWaitFinishesPodDeleted victim after the deletion (0: 5 s).
+	Upload time.Duration
+	// Grace: the remediator's grace for a vanished pod in this scenario (0:
+	// the matrix's default). A scenario whose wait outlives its pod's
+	// deletion needs a grace longer than that, as a real install has (the
+	// remediator's default 30 s matches the pod's default
+	// terminationGracePeriodSeconds).
+	Grace time.Duration
 }
 
 // Scenarios are the rows of the matrix, in the issue's order.
@@ -113,8 +142,21 @@ var Scenarios = []Scenario{
 	// main's OOM, while the wait container still runs.
 	{Name: "9-early-oom-deleted", Fate: OOMDeletedAtOnce, Early: true, WaitLingers: true},
 	{Name: "10-early-oom-pod-kept", Fate: OOMPodKept, Early: true, WaitLingers: true},
+	// Issue 13: the wait container still uploads outputs after main's OOM
+	// for longer than the lowered timeouts of the zero-install alternative
+	// (argo.LoweredTimeout), then finalizes them: with the pod kept, and
+	// with the pod force-deleted while it uploads. And a stall no version
+	// ends quickly: wait exited 0 without finalizing, the pod kept.
+	{Name: "11-slow-upload-pod-kept", Fate: OOMWaitFinishes, Early: true, Upload: SlowUpload},
+	{Name: "12-slow-upload-pod-deleted", Fate: OOMWaitFinishesPodDeleted, Early: true, Upload: SlowUpload, Grace: 30 * time.Second},
+	{Name: "13-wait-exits-unfinalized", Fate: OOMWaitExitsUnfinalized},
 	{Name: "control-no-task-result", Executor: NoReport, Fate: OOMDeletedAtOnce},
 }
+
+// SlowUpload is how long the slow-upload scenarios' wait container keeps
+// uploading: longer than argo.LoweredTimeout, shorter than the remediator's
+// default grace for a vanished pod (30 s).
+const SlowUpload = 25 * time.Second
 
 // ScenarioNamed returns the scenario called name.
 func ScenarioNamed(name string) (Scenario, bool) {

@@ -30,12 +30,14 @@ import (
 
 func main() {
 	versions := flag.String("versions", strings.Join(argo.Versions, ","), "controller versions")
-	scenarios := flag.String("scenarios", "1-oom-deleted-at-once,2-oom-deleted-after-failed,3-oom-pod-kept", "scenario names (see e2e.Scenarios)")
-	modes := flag.String("modes", strings.Join([]string{Upstream, Remediator, Nudge}, ","), "modes: upstream, remediator, nudge")
+	scenarios := flag.String("scenarios", "1-oom-deleted-at-once,2-oom-deleted-after-failed,3-oom-pod-kept,11-slow-upload-pod-kept,12-slow-upload-pod-deleted,13-wait-exits-unfinalized", "scenario names (see e2e.Scenarios)")
+	modes := flag.String("modes", strings.Join([]string{Upstream, Lowered, Remediator, Nudge}, ","), "modes: upstream, lowered (v3.7.1+ only), remediator, nudge")
 	runs := flag.Int("runs", 5, "runs per (version, scenario, mode)")
 	upstreamRuns := flag.Int("upstream-runs", 0, "runs of the slow upstream mode (0: -runs)")
 	parallel := flag.Int("parallel", 4, "runs at once")
 	capFlag := flag.Duration("cap", 180*time.Second, "observation cap from the OOM")
+	stallCap := flag.Duration("stall-cap", 12*time.Minute, "cap of upstream's default on 13-wait-exits-unfinalized on v3.7.1+ (its 10-min TASK_RESULT_TIMEOUT_DURATION)")
+	lowered := flag.Duration("lowered", argo.LoweredTimeout, "TASK_RESULT_TIMEOUT_DURATION and RECENTLY_DELETED_POD_DURATION in the lowered mode")
 	grace := flag.Duration("grace", 30*time.Second, "the remediator's grace for a vanished pod (REMEDIATOR_GRACE_PERIOD; 30s is its default)")
 	raw := flag.String("raw", "bench.jsonl", "file the samples are appended to")
 	tableFrom := flag.String("table-from", "", "print the table of the samples in this file and exit")
@@ -62,6 +64,9 @@ func main() {
 		for i := 0; i < n; i++ {
 			for _, sc := range scs {
 				for _, v := range vs {
+					if m == Lowered && !argo.HasTaskResultTimeout(v) {
+						continue // nothing to lower: the controller has no such timeout
+					}
 					s, ok := e2e.ScenarioNamed(sc)
 					if !ok {
 						check(fmt.Errorf("no scenario %q", sc))
@@ -91,7 +96,7 @@ func main() {
 		}
 	}()
 
-	r := runner{c: c, logDir: *logDir, cap: *capFlag, grace: *grace}
+	r := runner{c: c, logDir: *logDir, cap: *capFlag, stallCap: *stallCap, grace: *grace, lowered: *lowered}
 	began := time.Now()
 	var (
 		mu      sync.Mutex
@@ -123,7 +128,8 @@ func main() {
 	}
 	close(queue)
 	wg.Wait()
-	fmt.Printf("%d runs in %s, %d at once, cap %s, grace %s\n\n", len(samples), time.Since(began).Round(time.Second), *parallel, *capFlag, *grace)
+	fmt.Printf("%d runs in %s, %d at once, cap %s (upstream on the 10-min stall: %s), grace %s, lowered timeouts %s\n\n",
+		len(samples), time.Since(began).Round(time.Second), *parallel, *capFlag, *stallCap, *grace, *lowered)
 	printTable(os.Stdout, samples, *capFlag, vs, scs)
 }
 
@@ -140,6 +146,9 @@ func summary(s Sample) string {
 	}
 	if s.Outcome != "" {
 		msg += fmt.Sprintf("; remediator %s (%s)", s.Outcome, s.Reason)
+	}
+	if s.OutputsKept != nil {
+		msg += "; " + outputsNote(s)
 	}
 	return msg
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/e2e"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 )
@@ -14,6 +15,7 @@ import (
 // Modes of a run: who gets the workflow out of Running.
 const (
 	Upstream   = "upstream"   // nobody: the controller's own self-heal, if any
+	Lowered    = "lowered"    // nobody, the controller's task-result timeouts lowered (v3.7.1+ only)
 	Remediator = "remediator" // the remediator, triggered by the OOM
 	Nudge      = "nudge"      // the remediator with Nudge on
 )
@@ -36,34 +38,56 @@ type Sample struct {
 	Reran                                     bool // the controller re-created the pod (v3.7)
 	Outcome, Reason                           string
 	Err                                       string
+	// Cap is this run's observation cap from the OOM.
+	Cap time.Duration
+	// WaitReported: the victim's wait container reported its outputs (in
+	// scenarios where it does). OutputsKept: its node then showed them
+	// within e2e.OutputsWindow (nil where the victim reports none).
+	WaitReported time.Time
+	OutputsKept  *bool
 }
 
 // Capped tells whether the workflow did not end within the cap.
 func (s Sample) Capped() bool { return s.Terminal.IsZero() && s.Err == "" }
 
 type runner struct {
-	c      *cluster.Cluster
-	logDir string
-	cap    time.Duration
-	grace  time.Duration
+	c        *cluster.Cluster
+	logDir   string
+	cap      time.Duration
+	stallCap time.Duration
+	grace    time.Duration
+	lowered  time.Duration
+}
+
+// capFor is the run's cap: upstream's default on a stall that only its
+// TASK_RESULT_TIMEOUT_DURATION (10 min) ends gets stallCap.
+func (r runner) capFor(j job) time.Duration {
+	if j.Mode == Upstream && j.Scenario.Fate == e2e.OOMWaitExitsUnfinalized && argo.HasTaskResultTimeout(j.Version) && r.stallCap > r.cap {
+		return r.stallCap
+	}
+	return r.cap
 }
 
 // trigger tells when the OOM trigger reaches the remediator: at the OOM,
 // or, when the pod is deleted at once, just after the deletion (a Job
 // started by an event takes longer than that).
 func trigger(s e2e.Scenario, fire func(e2e.Timeline)) e2e.Hooks {
-	if s.Fate == e2e.OOMDeletedAtOnce {
+	if s.Fate == e2e.OOMDeletedAtOnce || s.Fate == e2e.OOMWaitFinishesPodDeleted {
 		return e2e.Hooks{Gone: fire}
 	}
 	return e2e.Hooks{OOM: fire}
 }
 
 func (r runner) run(ctx context.Context, j job) (s Sample) {
-	s = Sample{Version: j.Version, Scenario: j.Scenario.Name, Mode: j.Mode}
+	s = Sample{Version: j.Version, Scenario: j.Scenario.Name, Mode: j.Mode, Cap: r.capFor(j)}
 	ctx, cancel := context.WithCancel(ctx) // ends a remediator still waiting when the run ends
 	defer cancel()
 	fired := make(chan e2e.Timeline, 1)
-	k, err := e2e.StartCase(ctx, r.c, j.Version, j.Scenario, r.logDir, trigger(j.Scenario, func(tl e2e.Timeline) { fired <- tl }))
+	var env []string
+	if j.Mode == Lowered {
+		env = argo.LoweredTimeoutsEnv(r.lowered)
+	}
+	k, err := e2e.StartCase(ctx, r.c, j.Version, j.Scenario, r.logDir, trigger(j.Scenario, func(tl e2e.Timeline) { fired <- tl }), env...)
 	if err != nil {
 		s.Err = err.Error()
 		return s
@@ -75,7 +99,7 @@ func (r runner) run(ctx context.Context, j job) (s Sample) {
 		err error
 	}
 	results := make(chan result, 1)
-	if j.Mode != Upstream {
+	if j.Mode == Remediator || j.Mode == Nudge {
 		rem, err := k.Remediator(remediate.Options{Grace: r.grace, Deadline: 5 * time.Minute,
 			VerifyTimeout: 2 * time.Minute, Nudge: j.Mode == Nudge})
 		if err != nil {
@@ -97,7 +121,7 @@ func (r runner) run(ctx context.Context, j job) (s Sample) {
 		s.Err = err.Error()
 		return s
 	}
-	wf, at, err := k.AwaitWorkflow(ctx, r.cap, "the terminal phase", func(wf *wfv1.Workflow) bool {
+	wf, at, err := k.AwaitWorkflow(ctx, s.Cap, "the terminal phase", func(wf *wfv1.Workflow) bool {
 		if n, ok := wf.Status.Nodes[victim.NodeID]; ok && n.Phase.FailedOrError() && s.NodeFailed.IsZero() {
 			s.NodeFailed = time.Now()
 		}
@@ -114,7 +138,19 @@ func (r runner) run(ctx context.Context, j job) (s Sample) {
 			s.OOM, s.Deleted = tl.OOM, tl.Deleted
 		}
 	}
-	if j.Mode != Upstream && !s.Terminal.IsZero() {
+	if j.Scenario.Fate.ReportsOutputs() && !s.Terminal.IsZero() {
+		if victim, err = k.Player.VictimDone(ctx, 2*time.Minute); err != nil {
+			s.Err = err.Error()
+			return s
+		}
+		kept, err := k.OutputsKept(ctx, victim)
+		if err != nil {
+			s.Err = err.Error()
+			return s
+		}
+		s.WaitReported, s.OutputsKept = victim.WaitEnding, &kept
+	}
+	if (j.Mode == Remediator || j.Mode == Nudge) && !s.Terminal.IsZero() {
 		select {
 		case r := <-results:
 			s.Acted, s.Outcome, s.Reason = r.res.Acted, string(r.res.Outcome), string(r.res.Reason)
