@@ -46,8 +46,8 @@ test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) test $(GO_TEST_FLAGS) -short ./...
 	$(GO) -C $(TEST_MODULE) test $(GO_TEST_FLAGS) -short ./...
 
-bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test; figures in docs/benchmarks.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller (~4 min)
-	$(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./rescue/ ./sweep/
+bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test; figures in docs/benchmarks.md, docs/benchmarks-scale.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller, the cluster-scale sweep (50,000 workflows) and the EventSource's memory at 1,000-10,000 workflow pods (tens of minutes)
+	$(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./rescue/ ./sweep/ ./eventsource/
 
 fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); new failures land in testdata/fuzz
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -43,7 +43,7 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 func buildPodcache(tb testing.TB, dir string) string {
 	tb.Helper()
 	bin := filepath.Join(dir, "podcache")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, "../cmd/podcache")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/podcache")
 	if out, err := build.CombinedOutput(); err != nil {
 		tb.Fatalf("building podcache: %v\n%s", err, out)
 	}

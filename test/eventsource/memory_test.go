@@ -48,12 +48,12 @@ func TestEventSourceMemory(t *testing.T) {
 	ctx := context.Background()
 	c := cluster.Start(t)
 	bin := buildPodcache(t, t.TempDir())
-	nss := createNamespaces(ctx, t, c, namespaces)
+	nss, sentinelNS := createNamespaces(ctx, t, c, namespaces)
 	const pods = 1000
 	createPods(ctx, t, c, nss, 1, pods)
 	limit := memoryLimit(t)
 
-	ae := measure(t, c, bin, "argo-events", nss[0])
+	ae := measure(t, c, bin, "argo-events", sentinelNS)
 	t.Log(ae)
 	if ae.Foreign != 0 {
 		t.Errorf("argo-events dispatched %d events of non-workflow pods", ae.Foreign)
@@ -61,7 +61,7 @@ func TestEventSourceMemory(t *testing.T) {
 	if ae.PeakMiB >= limit {
 		t.Errorf("argo-events' resource event source peaked at %.1f MiB, over the EventSource's limit of %.0f MiB", ae.PeakMiB, limit)
 	}
-	lean := measure(t, c, bin, "lean", nss[0])
+	lean := measure(t, c, bin, "lean", sentinelNS)
 	t.Log(lean)
 	if lean.Cached != pods || lean.Foreign != 0 {
 		t.Errorf("lean watcher: %d pods cached, %d foreign events; want %d and 0", lean.Cached, lean.Foreign, pods)
@@ -82,7 +82,7 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		c := cluster.Start(b)
 		bin := buildPodcache(b, b.TempDir())
-		nss := createNamespaces(ctx, b, c, namespaces)
+		nss, sentinelNS := createNamespaces(ctx, b, c, namespaces)
 		have := 1 // the sentinel
 		first := map[string]report{}
 		var table []string
@@ -90,7 +90,7 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 			createPods(ctx, b, c, nss, have, n)
 			have = n
 			for _, mode := range []string{"argo-events", "lean"} {
-				r := measure(b, c, bin, mode, nss[0])
+				r := measure(b, c, bin, mode, sentinelNS)
 				table = append(table, fmt.Sprintf("%6d pods  %s", n, r))
 				b.ReportMetric(r.PeakMiB, fmt.Sprintf("%s-%d-peak-RSS-MiB", mode, n))
 				b.ReportMetric(mib(r.HeapAfterGC), fmt.Sprintf("%s-%d-heap-MiB", mode, n))

@@ -22,17 +22,20 @@ const (
 	eventSourceFile = repoRoot + "/eventsources/workflow-pods.yaml"
 )
 
-// sentinelName is the workflow pod created first, in the first namespace;
-// its UPDATE tells the measured process that its cache is full.
+// sentinelName is the workflow pod created first, alone in a namespace
+// whose name sorts after the others: the informer queues the listed pods
+// in the list's (key) order and queues a watch event of a pod still queued
+// with that pod, so only the last listed pod's UPDATE tells that every pod
+// is cached.
 const sentinelName = "sentinel"
 
 // otherPerWorkflowPod: one non-workflow pod for every five workflow pods.
 const otherPerWorkflowPod = 5
 
-// createNamespaces creates n namespaces and the sentinel pod in the first.
-func createNamespaces(ctx context.Context, tb testing.TB, c *cluster.Cluster, n int) []string {
+// createNamespaces creates n namespaces for the pods, and the sentinel's
+// namespace with the sentinel pod; it returns both.
+func createNamespaces(ctx context.Context, tb testing.TB, c *cluster.Cluster, n int) (nss []string, sentinelNS string) {
 	tb.Helper()
-	var nss []string
 	for range n {
 		ns, err := c.CreateNamespace(ctx, "pods")
 		if err != nil {
@@ -40,10 +43,14 @@ func createNamespaces(ctx context.Context, tb testing.TB, c *cluster.Cluster, n 
 		}
 		nss = append(nss, ns)
 	}
-	if err := createPod(ctx, c, readPod(tb, workflowPodFile), nss[0], sentinelName); err != nil {
+	sentinelNS, err := c.CreateNamespace(ctx, "zz-sentinel")
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return nss
+	if err := createPod(ctx, c, readPod(tb, workflowPodFile), sentinelNS, sentinelName); err != nil {
+		tb.Fatal(err)
+	}
+	return nss, sentinelNS
 }
 
 // createPods creates the workflow pods numbered from to to-1, spread over
