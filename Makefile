@@ -50,8 +50,8 @@ test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) test $(GO_TEST_FLAGS) -short ./...
 	$(GO) -C $(TEST_MODULE) test $(GO_TEST_FLAGS) -short ./...
 
-bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test), then print their figures against the targets (docs/benchmarks.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller (~4 min)
-	set -o pipefail; $(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./rescue/ ./sweep/ \
+bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test), then print their figures against the targets (docs/benchmarks.md, docs/benchmarks-scale.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller, the cluster-scale sweep (50,000 workflows) and the EventSource's memory at 1,000-10,000 workflow pods (tens of minutes)
+	set -o pipefail; $(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./rescue/ ./sweep/ ./eventsource/ \
 	  | $(GO) -C $(TEST_MODULE) run ./cmd/benchtable
 
 fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); a failing input lands in testdata/fuzz: fix it, keep it there named after what it covers (the generated corpus stays in the Go cache)

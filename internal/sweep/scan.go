@@ -83,23 +83,30 @@ type Scanner struct {
 	Grace    time.Duration
 }
 
-// Scan lists and decides. now is the time decisions are taken at.
+// Scan lists and decides. now is the time decisions are taken at. The
+// workflows are read a page at a time and only those with suspect nodes
+// are kept: memory follows the page size and the suspects, not the number
+// of running workflows.
 func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
-	wfs, err := s.runningWorkflows(ctx)
-	if err != nil {
-		return Scan{}, err
-	}
-	res := Scan{Workflows: len(wfs)}
+	var res Scan
 	byNS := map[string][]suspects{}
-	for _, wf := range wfs {
-		sus, err := suspectNodes(wf)
+	err := s.eachRunningWorkflow(ctx, func(wf *wfv1.Workflow) {
+		res.Workflows++
+		if !anyFalse(wf.Status.TaskResultsCompletionStatus) {
+			return
+		}
+		w := wfstatus.FromTyped(wf)
+		sus, err := suspectNodes(w)
 		if err != nil {
 			res.Unreadable = append(res.Unreadable, Unreadable{Namespace: wf.Namespace, Workflow: wf.Name, Err: err})
-			continue
+			return
 		}
 		if len(sus.ids) > 0 {
 			byNS[wf.Namespace] = append(byNS[wf.Namespace], sus)
 		}
+	})
+	if err != nil {
+		return Scan{}, err
 	}
 	namespaces := make([]string, 0, len(byNS))
 	for ns := range byNS {
@@ -117,31 +124,41 @@ func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 	return res, nil
 }
 
-func (s Scanner) runningWorkflows(ctx context.Context) ([]*wfstatus.Workflow, error) {
+func anyFalse(entries map[string]bool) bool {
+	for _, done := range entries {
+		if !done {
+			return true
+		}
+	}
+	return false
+}
+
+// eachRunningWorkflow calls f with every Running workflow, listed in pages
+// of PageSize; f must not keep the workflow (its page is reused).
+func (s Scanner) eachRunningWorkflow(ctx context.Context, f func(*wfv1.Workflow)) error {
 	sel := labels.NewSelector()
 	notDone, err := labels.NewRequirement(remediate.LabelWorkflowCompleted, selection.NotEquals, []string{"true"})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sel = sel.Add(*notDone)
 	opts := metav1.ListOptions{LabelSelector: sel.String(), Limit: PageSize}
 	if s.Workflow != "" {
 		opts.FieldSelector = "metadata.name=" + s.Workflow
 	}
-	var out []*wfstatus.Workflow
 	for {
 		list, err := s.Argo.ArgoprojV1alpha1().Workflows(s.Namespace).List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("listing running workflows in %q: %w", s.Namespace, err)
+			return fmt.Errorf("listing running workflows in %q: %w", s.Namespace, err)
 		}
 		for i := range list.Items {
 			wf := &list.Items[i]
 			if wf.Status.Phase == wfv1.WorkflowRunning && (s.Workflow == "" || wf.Name == s.Workflow) {
-				out = append(out, wfstatus.FromTyped(wf))
+				f(wf)
 			}
 		}
 		if list.Continue == "" {
-			return out, nil
+			return nil
 		}
 		opts.Continue = list.Continue
 	}

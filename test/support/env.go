@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"k8s.io/client-go/rest"
@@ -38,4 +39,19 @@ func Kubeconfig(tb testing.TB, dir, name string, cfg *rest.Config) string {
 		tb.Fatal(err)
 	}
 	return WriteFile(tb, dir, name, string(kc))
+}
+
+// EnvInt is the positive number in the environment variable name, or def
+// when it is not set; anything else fails the test.
+func EnvInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		tb.Fatalf("%s=%q: want a number above 0", name, v)
+	}
+	return n
 }

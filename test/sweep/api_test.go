@@ -16,6 +16,7 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/fixtures"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	"golang.org/x/sync/errgroup"
@@ -36,6 +37,7 @@ const (
 	decoyHealthy                  // task result true, entry true
 	decoyStillRunning             // node running with a live wait container
 	decoyCompleted                // completed workflow (excluded by label)
+	decoyBusy                     // running workflow, entry true: the object only (no task result, no pod), for the scale runs
 )
 
 // population returns n workflow kinds of which stuck are stuck, the stuck
@@ -55,21 +57,24 @@ func population(n, stuck int) []kind {
 
 func (k kind) stuck() bool { return k <= stuckLegacy }
 
-// createWorld writes the workflows, task results and pods of kinds into ns,
-// as Argo's controller, executor and the kubelet would have left them.
+// createWorld writes the workflows, task results and pods of kinds into ns
+// of the package's control plane, as Argo's controller, executor and the
+// kubelet would have left them.
 func createWorld(ctx context.Context, tb testing.TB, ns string, kinds []kind) {
 	tb.Helper()
 	var g errgroup.Group
 	g.SetLimit(16)
 	for i, k := range kinds {
-		g.Go(func() error { return createOne(ctx, ns, fmt.Sprintf("wf-%05d", i), k) })
+		g.Go(func() error { return createOne(ctx, env.Cluster, ns, fmt.Sprintf("wf-%05d", i), k) })
 	}
 	if err := g.Wait(); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func createOne(ctx context.Context, ns, name string, k kind) error {
+// createOne writes workflow name of kind k into ns of c, with the task
+// result and pod its kind has.
+func createOne(ctx context.Context, c *cluster.Cluster, ns, name string, k kind) error {
 	node := name + "-1"
 	// The sweeps here run with a 5-minute grace: "recent" stays recent
 	// however long the setup takes.
@@ -83,7 +88,7 @@ func createOne(ctx context.Context, ns, name string, k kind) error {
 		wf = fixtures.Workflow(ns, name, "", node, wfv1.NodeFailed, f, long)
 	case decoyGoneRecently:
 		wf = fixtures.Workflow(ns, name, "", node, wfv1.NodeError, f, recent)
-	case decoyHealthy:
+	case decoyHealthy, decoyBusy:
 		wf = fixtures.Workflow(ns, name, "", node, wfv1.NodeSucceeded, tr, long)
 	case decoyStillRunning:
 		wf = fixtures.Workflow(ns, name, "", node, wfv1.NodeRunning, f, long)
@@ -92,12 +97,15 @@ func createOne(ctx context.Context, ns, name string, k kind) error {
 		wf.Status.Phase = wfv1.WorkflowFailed
 	}
 	wf.Labels = map[string]string{remediate.LabelWorkflowCompleted: fmt.Sprint(wf.Status.Phase == wfv1.WorkflowFailed)}
-	created, err := env.Argo.ArgoprojV1alpha1().Workflows(ns).Create(ctx, wf, metav1.CreateOptions{})
+	created, err := c.Argo.ArgoprojV1alpha1().Workflows(ns).Create(ctx, wf, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
+	if k == decoyBusy {
+		return nil
+	}
 	if k != stuckLegacy {
-		if _, err := env.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).Create(ctx,
+		if _, err := c.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).Create(ctx,
 			fixtures.TaskResult(created, node, k == decoyHealthy), metav1.CreateOptions{}); err != nil {
 			return err
 		}
@@ -115,12 +123,12 @@ func createOne(ctx context.Context, ns, name string, k kind) error {
 	}
 	p := fixtures.Pod(created, node, name+"-pod", "", wait)
 	status := p.Status
-	p, err = env.Kube.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
+	p, err = c.Kube.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{})
 	if err != nil {
 		return err
 	}
 	p.Status = status
-	_, err = env.Kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
+	_, err = c.Kube.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{})
 	return err
 }
 

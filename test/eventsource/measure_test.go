@@ -1,0 +1,106 @@
+package eventsource
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// report is the JSON line of test/cmd/podcache (its Report).
+type report struct {
+	Mode        string  `json:"mode"`
+	HeapAfterGC uint64  `json:"heapAfterGC"`
+	RSS         uint64  `json:"rss"`
+	PeakRSS     uint64  `json:"peakRSS"`
+	Events      int     `json:"events"`
+	Foreign     int     `json:"foreign"`
+	Cached      int     `json:"cached"`
+	Seconds     float64 `json:"seconds"`
+	// PeakMiB is the peak RSS the peak-RSS helper saw (the process's
+	// whole life: it exits right after its report).
+	PeakMiB float64 `json:"-"`
+}
+
+func (r report) String() string {
+	return fmt.Sprintf("%-11s heap after GC %6.1f MiB, RSS %6.1f MiB, peak RSS %6.1f MiB, %d events (%d foreign), %d cached, %.1f s",
+		r.Mode, mib(r.HeapAfterGC), mib(r.RSS), r.PeakMiB, r.Events, r.Foreign, r.Cached, r.Seconds)
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// buildPodcache builds test/cmd/podcache into dir.
+func buildPodcache(tb testing.TB, dir string) string {
+	tb.Helper()
+	bin := filepath.Join(dir, "podcache")
+	build := exec.Command("go", "build", "-o", bin, "../cmd/podcache")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("building podcache: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// measure runs podcache in mode against c with admin credentials over
+// every namespace (the cluster-wide EventSource), patches the sentinel in
+// ns until the process has seen an UPDATE of it, and returns its report.
+func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) report {
+	tb.Helper()
+	dir := tb.TempDir()
+	rss := support.NewPeakRSS(tb, dir)
+	cmd := rss.Command(bin, "-mode", mode, "-eventsource", eventSourceFile, "-sentinel", ns+"/"+sentinelName)
+	cmd.Env = []string{"KUBECONFIG=" + support.Kubeconfig(tb, dir, "kubeconfig", c.Config)}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	lines := make(chan []byte, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			lines <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(lines)
+	}()
+	var line []byte
+	tick := 0
+	support.Eventually(tb, mode+" to see the sentinel's update", 10*time.Minute, func(ctx context.Context) (bool, error) {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				err := cmd.Wait() // then stderr is complete
+				return false, fmt.Errorf("podcache ended without a report (%v): %s", err, stderr.String())
+			}
+			line = l
+			return true, nil
+		default:
+		}
+		tick++
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{"bench/tick":"%d"}}}`, tick)
+		_, err := c.Kube.CoreV1().Pods(ns).Patch(ctx, sentinelName, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+		return false, err
+	})
+	if err := cmd.Wait(); err != nil {
+		tb.Fatalf("podcache: %v\n%s", err, stderr.String())
+	}
+	var r report
+	if err := json.Unmarshal(line, &r); err != nil {
+		tb.Fatalf("podcache's report %q: %v", line, err)
+	}
+	r.PeakMiB = rss.MiB(tb)
+	return r
+}
