@@ -9,8 +9,8 @@
 #   controllers  bin/workflow-controller/<version>/workflow-controller, every
 #                version of WORKFLOW_CONTROLLER_VERSIONS
 #   controller:<v>  that one of them only (make demo: controller:v3.5.8)
-#   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>
-#                (plus unversioned symlinks bin/golangci-lint, bin/govulncheck)
+#   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>,
+#                bin/actionlint-<version> (plus unversioned symlinks)
 #                and the vulndb target below
 #   vulndb       bin/vulndb/$VULNDB_VERSION/: the Go vulnerability database
 #                (v1 layout, for govulncheck -db file://...) built offline by
@@ -148,11 +148,15 @@ build_lint() {
 	local m="$TOOLS/lint"
 	require_version "$m" github.com/golangci/golangci-lint/v2 "$GOLANGCI_LINT_VERSION"
 	require_version "$m" golang.org/x/vuln "$GOVULNCHECK_VERSION"
+	require_version "$m" github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
 	build golangci-lint "$GOLANGCI_LINT_VERSION" "$m" "$BIN" "-X main.version=${GOLANGCI_LINT_VERSION#v}" \
 		"github.com/golangci/golangci-lint/v2/cmd/golangci-lint:golangci-lint-$GOLANGCI_LINT_VERSION"
 	build govulncheck "$GOVULNCHECK_VERSION" "$m" "$BIN" "" \
 		"golang.org/x/vuln/cmd/govulncheck:govulncheck-$GOVULNCHECK_VERSION"
+	build actionlint "$ACTIONLINT_VERSION" "$m" "$BIN" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+		"github.com/rhysd/actionlint/cmd/actionlint:actionlint-$ACTIONLINT_VERSION"
 	ln -sfn "golangci-lint-$GOLANGCI_LINT_VERSION" "$BIN/golangci-lint"
+	ln -sfn "actionlint-$ACTIONLINT_VERSION" "$BIN/actionlint"
 	ln -sfn "govulncheck-$GOVULNCHECK_VERSION" "$BIN/govulncheck"
 }
 
