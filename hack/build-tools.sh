@@ -148,12 +148,13 @@ build_lint() {
 	local m="$TOOLS/lint"
 	require_version "$m" github.com/golangci/golangci-lint/v2 "$GOLANGCI_LINT_VERSION"
 	require_version "$m" golang.org/x/vuln "$GOVULNCHECK_VERSION"
-	require_version "$m" github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
 	build golangci-lint "$GOLANGCI_LINT_VERSION" "$m" "$BIN" "-X main.version=${GOLANGCI_LINT_VERSION#v}" \
 		"github.com/golangci/golangci-lint/v2/cmd/golangci-lint:golangci-lint-$GOLANGCI_LINT_VERSION"
 	build govulncheck "$GOVULNCHECK_VERSION" "$m" "$BIN" "" \
 		"golang.org/x/vuln/cmd/govulncheck:govulncheck-$GOVULNCHECK_VERSION"
-	build actionlint "$ACTIONLINT_VERSION" "$m" "$BIN" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+	# actionlint has its own wrapper module (hack/tools/actionlint/go.mod says why).
+	require_version "$TOOLS/actionlint" github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
+	build actionlint "$ACTIONLINT_VERSION" "$TOOLS/actionlint" "$BIN" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
 		"github.com/rhysd/actionlint/cmd/actionlint:actionlint-$ACTIONLINT_VERSION"
 	ln -sfn "golangci-lint-$GOLANGCI_LINT_VERSION" "$BIN/golangci-lint"
 	ln -sfn "actionlint-$ACTIONLINT_VERSION" "$BIN/actionlint"
