@@ -9,8 +9,8 @@
 #   controllers  bin/workflow-controller/<version>/workflow-controller, every
 #                version of WORKFLOW_CONTROLLER_VERSIONS
 #   controller:<v>  that one of them only (make demo: controller:v3.5.8)
-#   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>
-#                (plus unversioned symlinks bin/golangci-lint, bin/govulncheck)
+#   lint         bin/golangci-lint-<version>, bin/govulncheck-<version>,
+#                bin/actionlint-<version> (plus unversioned symlinks)
 #                and the vulndb target below
 #   vulndb       bin/vulndb/$VULNDB_VERSION/: the Go vulnerability database
 #                (v1 layout, for govulncheck -db file://...) built offline by
@@ -152,7 +152,12 @@ build_lint() {
 		"github.com/golangci/golangci-lint/v2/cmd/golangci-lint:golangci-lint-$GOLANGCI_LINT_VERSION"
 	build govulncheck "$GOVULNCHECK_VERSION" "$m" "$BIN" "" \
 		"golang.org/x/vuln/cmd/govulncheck:govulncheck-$GOVULNCHECK_VERSION"
+	# actionlint has its own wrapper module (hack/tools/actionlint/go.mod says why).
+	require_version "$TOOLS/actionlint" github.com/rhysd/actionlint "$ACTIONLINT_VERSION"
+	build actionlint "$ACTIONLINT_VERSION" "$TOOLS/actionlint" "$BIN" "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" \
+		"github.com/rhysd/actionlint/cmd/actionlint:actionlint-$ACTIONLINT_VERSION"
 	ln -sfn "golangci-lint-$GOLANGCI_LINT_VERSION" "$BIN/golangci-lint"
+	ln -sfn "actionlint-$ACTIONLINT_VERSION" "$BIN/actionlint"
 	ln -sfn "govulncheck-$GOVULNCHECK_VERSION" "$BIN/govulncheck"
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the remediator exactly as the Dockerfile does (CGO_ENABLED=0,
-# -trimpath, -ldflags "-s -w") into bin/remediator and checks that it is a
-# static executable, as gcr.io/distroless/static (no libc, no loader) needs.
+# Builds the remediator exactly as make build and make image do (CGO_ENABLED=0,
+# -trimpath, -buildvcs=false, -ldflags "-s -w", GO_TOOLCHAIN) into bin/remediator and checks that it is a
+# static executable, as the image (no libc, no loader: docs/image.md) needs.
 #
 # Usage: hack/check-static.sh [output]   (default: bin/remediator)
 #
@@ -20,7 +20,11 @@ GO="${GO:-go}"
 
 cd "$ROOT"
 mkdir -p "$(dirname "$OUT")"
-CGO_ENABLED=0 "$GO" build -trimpath -ldflags "-s -w" -o "$OUT" ./remediator
+# The toolchain of what ships (GO_TOOLCHAIN in hack/versions.env).
+# shellcheck source=versions.env
+GOTOOLCHAIN="$(source "$ROOT/hack/versions.env" && echo "$GO_TOOLCHAIN")"
+export GOTOOLCHAIN
+CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "-s -w" -o "$OUT" ./remediator
 
 fail() { echo "check-static: $*" >&2; exit 1; }
 

@@ -16,6 +16,7 @@ export LOCALBIN KUBEBUILDER_ASSETS
 KUBECTL := $(KUBEBUILDER_ASSETS)/kubectl
 GOLANGCI_LINT := $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 GOVULNCHECK := $(LOCALBIN)/govulncheck-$(GOVULNCHECK_VERSION)
+ACTIONLINT := $(LOCALBIN)/actionlint-$(ACTIONLINT_VERSION)
 # The offline Go vulnerability database (govulncheck -db file://$(VULNDB)).
 VULNDB := $(LOCALBIN)/vulndb/$(VULNDB_VERSION)
 # $(call workflow-controller,v3.5.8) is the path of that controller binary.
@@ -33,7 +34,7 @@ tools-cluster: ## Build kube-apiserver, kubectl and etcd into bin/k8s/<version>/
 tools-controllers: ## Build the pinned Argo workflow-controllers into bin/workflow-controller/<version>/
 	$(TOOLS_MK_DIR)/build-tools.sh controllers
 
-tools-lint: ## Build the pinned golangci-lint, govulncheck and the vulnerability database into bin/
+tools-lint: ## Build the pinned golangci-lint, govulncheck, actionlint and the vulnerability database into bin/
 	$(TOOLS_MK_DIR)/build-tools.sh lint
 
 tools-vulndb: ## Build the Go vulnerability database (golang.org/x/vulndb, VULNDB_VERSION in hack/versions.env) into bin/vulndb/<version>/

@@ -10,19 +10,28 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 )
 
-// Remediator builds the remediator as shipped (static, trimmed, stripped:
-// the flags of `make build` and the image) into dir and returns its path,
-// so that what a test runs, and the peak RSS a benchmark measures, are the
-// shipped binary's. Every test package builds with the same flags and so
-// shares one entry of the build cache.
+// Remediator builds the remediator as shipped (static, trimmed, stripped,
+// no VCS stamp, with the Go toolchain GO_TOOLCHAIN of hack/versions.env:
+// the flags and toolchain of `make build` and the image) into dir and
+// returns its path, so that what a test runs, and the peak RSS a benchmark
+// measures, are the shipped binary's. Every test package builds with the
+// same flags and so shares one entry of the build cache.
 func Remediator(dir string) (string, error) {
 	root, err := cluster.RepoRoot()
 	if err != nil {
 		return "", err
 	}
+	versions, err := cluster.Versions(root)
+	if err != nil {
+		return "", fmt.Errorf("reading hack/versions.env: %w", err)
+	}
+	toolchain := versions["GO_TOOLCHAIN"]
+	if toolchain == "" {
+		return "", fmt.Errorf("hack/versions.env has no GO_TOOLCHAIN")
+	}
 	bin := filepath.Join(dir, "remediator")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./remediator")
-	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0")
+	build := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags", "-s -w", "-o", bin, "./remediator")
+	build.Dir, build.Env = root, append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN="+toolchain)
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the remediator: %w\n%s", err, out)
 	}
