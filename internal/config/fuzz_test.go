@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -14,7 +15,15 @@ var fuzzVars = []string{
 	"GRACE_PERIOD", "DEADLINE", "VERIFY_TIMEOUT",
 	"SINK_URL", "SINK_TOKEN_FILE", "SINK_TIMEOUT", "SINK_RETRIES", "CLUSTER_NAME", "ARGO_UI_URL",
 	"SWEEP_CONCURRENCY", "DRY_RUN", "NUDGE", "LOG_LEVEL", "LOG_FORMAT", "KUBECONFIG",
+	// Set from the values of other arguments (see reused), so that the
+	// corpus in testdata/fuzz stays valid.
+	"WATCH_INTERVAL", "METRICS_ADDRESS",
 }
+
+// reused gives, for each variable past FuzzLoad's own arguments, the
+// argument whose value it takes: the watch's interval the verify timeout's
+// (a duration), its metrics address the cluster name's.
+var reused = []int{8, 13}
 
 // FuzzLoad feeds arbitrary values to every variable, in both modes. Load
 // never panics; every problem it reports names a REMEDIATOR_ variable; and a
@@ -35,6 +44,9 @@ func FuzzLoad(f *testing.F) {
 		sink, tokenFile, sinkTimeout, retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig string) {
 		values := []string{ns, wf, node, pod, uid, reason, grace, deadline, verify, sink, tokenFile, sinkTimeout,
 			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig}
+		for _, i := range reused {
+			values = append(values, values[i])
+		}
 		for i, v := range values {
 			if strings.ContainsRune(v, 0) {
 				t.Skip("environment values cannot hold NUL")
@@ -44,6 +56,9 @@ func FuzzLoad(f *testing.F) {
 		mode := ""
 		if sweep {
 			mode = ModeSweep
+			if len(cluster)%2 == 1 {
+				mode = ModeWatch
+			}
 		}
 		c, err := Load(mode)
 		if err != nil {
@@ -62,7 +77,7 @@ func FuzzLoad(f *testing.F) {
 func checkUsable(t *testing.T, c Config) {
 	t.Helper()
 	bad := func(what string, v any) { t.Fatalf("accepted an unusable %s: %q (%+v)", what, v, c) }
-	if c.Mode != ModeSweep && (c.Namespace == "" || c.Workflow == "") {
+	if c.Mode == "" && (c.Namespace == "" || c.Workflow == "") {
 		bad("target", c.Namespace+"/"+c.Workflow)
 	}
 	for _, n := range []string{c.Workflow, c.NodeID, c.PodName} {
@@ -79,6 +94,9 @@ func checkUsable(t *testing.T, c Config) {
 	if c.GracePeriod.Duration < 0 || c.VerifyTimeout.Duration < 0 || c.SinkTimeout.Duration <= 0 ||
 		c.Deadline.Duration <= c.GracePeriod.Duration {
 		bad("duration", c.Deadline.raw)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddress); c.Mode == ModeWatch && (err != nil || c.WatchInterval.Duration <= 0) {
+		bad("watch setting", c.MetricsAddress+" "+c.WatchInterval.raw)
 	}
 	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
 		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)
