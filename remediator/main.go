@@ -26,6 +26,8 @@ Usage:
   remediator          remediate REMEDIATOR_NODE_ID of REMEDIATOR_WORKFLOW
                       (every stuck node of the workflow when NODE_ID is empty)
   remediator sweep    find and remediate stuck nodes in REMEDIATOR_NAMESPACE (empty: all)
+  remediator watch    the sweep every REMEDIATOR_WATCH_INTERVAL, serving Prometheus metrics
+                      on REMEDIATOR_METRICS_ADDRESS (/metrics, /healthz) until SIGTERM
 
 Environment variables:
 `
@@ -39,8 +41,8 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := ""
-	if len(args) > 0 && args[0] == config.ModeSweep {
-		mode, args = config.ModeSweep, args[1:]
+	if len(args) > 0 && (args[0] == config.ModeSweep || args[0] == config.ModeWatch) {
+		mode, args = args[0], args[1:]
 	}
 	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
 		fmt.Fprint(stdout, usage)

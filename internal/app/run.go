@@ -41,10 +41,13 @@ type runner struct {
 	patient *remediate.Remediator
 	rec     remediate.Recorder
 	sender  notify.Sender
+	// watching is set by `remediator watch`: each sweep updates its metrics.
+	watching *watching
 }
 
 // Run does what the configuration asks: remediate one node, every stuck node
-// of one workflow, or (Mode sweep) every stuck node found by a scan. The
+// of one workflow, (Mode sweep) every stuck node found by a scan, or (Mode
+// watch) the sweep every WatchInterval, with metrics, until ctx ends. The
 // returned error maps to an exit code with ExitCode.
 func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	if err := cfg.Validate(); err != nil {
@@ -70,14 +73,15 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 		Nudge:         cfg.Nudge.Value,
 		Identity:      d.Identity,
 	}
-	if cfg.Mode == config.ModeSweep {
+	scans := cfg.Mode == config.ModeSweep || cfg.Mode == config.ModeWatch
+	if scans {
 		// The sweep acts only on nodes that are safe at once; one that
 		// needs waiting after all is left to the next sweep.
 		opts.Deadline = min(opts.Deadline, sweepNodeDeadline)
 	}
 	r.rem = remediate.New(d.Kube, d.Argo, r.rec, d.Clock, d.Log, opts)
 	r.patient = r.rem
-	if cfg.Mode == config.ModeSweep {
+	if scans {
 		// A node the object does not hold whose pod is gone waits out the
 		// grace within the sweep (sweep.Candidate.Patient).
 		patient := opts
@@ -87,6 +91,8 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	r.sender = notify.Sender{Client: d.Events, Retries: cfg.SinkRetries.Value, Backoff: d.NotifyBackoff, Log: d.Log}
 
 	switch {
+	case cfg.Mode == config.ModeWatch:
+		return r.watch(ctx)
 	case cfg.Mode == config.ModeSweep:
 		return r.sweep(ctx)
 	case cfg.NodeID == "":
@@ -134,7 +140,7 @@ func (r *runner) report(ctx context.Context, res remediate.Result, runErr error)
 	}
 	r.deps.Log.Error("notification failed", "namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID,
 		"outcome", res.Outcome, "error", err)
-	r.rec.Record(ctx, remediate.WorkflowRef{Namespace: t.Namespace, Name: t.Workflow, UID: res.WorkflowUID},
+	r.rec.Record(ctx, remediate.WorkflowRef{Namespace: t.Namespace, Name: t.Workflow, UID: res.WorkflowUID, NodeID: t.NodeID, Trigger: t.Trigger},
 		true, "NotificationFailed", fmt.Sprintf("outcome %s for node %s; the CloudEvent was not delivered: %v", res.Outcome, t.NodeID, err))
 	if runErr != nil {
 		return errors.Join(runErr, err)

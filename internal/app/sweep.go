@@ -22,6 +22,7 @@ func (r *runner) sweep(ctx context.Context) error {
 	start := r.deps.Clock.Now()
 	scan, err := r.scanner().Scan(ctx, start)
 	if err != nil {
+		r.watching.scanFailed(start, r.deps.Clock.Now())
 		return fmt.Errorf("sweep: %w", err)
 	}
 	todo := scan.Actionable()
@@ -49,7 +50,7 @@ func (r *runner) sweep(ctx context.Context) error {
 	for _, u := range scan.Unreadable {
 		r.deps.Log.Warn("sweep: the nodes of a stuck workflow cannot be read; nothing written", "namespace", u.Namespace,
 			"workflow", u.Workflow, "error", u.Err)
-		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow}, true, remediate.ReasonStuck,
+		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow, Trigger: config.ReasonSweep}, true, remediate.ReasonStuck,
 			fmt.Sprintf("sweep: the workflow's nodes cannot be read, nothing was written: %v", u.Err))
 		errs = append(errs, &StuckError{Err: fmt.Errorf("sweep: %s/%s: %w", u.Namespace, u.Workflow, u.Err)})
 	}
@@ -64,6 +65,7 @@ func (r *runner) sweep(ctx context.Context) error {
 	if err != nil {
 		errs = append(errs, &NotifyError{Err: err})
 	}
+	r.watching.swept(scan, todo, runs, err != nil, start, r.deps.Clock.Now())
 	return errors.Join(errs...)
 }
 
@@ -77,7 +79,7 @@ func (r *runner) workflow(ctx context.Context) error {
 	}
 	if len(scan.Unreadable) > 0 {
 		u := scan.Unreadable[0]
-		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow}, true, remediate.ReasonStuck,
+		r.rec.Record(ctx, remediate.WorkflowRef{Namespace: u.Namespace, Name: u.Workflow, Trigger: r.cfg.Reason}, true, remediate.ReasonStuck,
 			fmt.Sprintf("the workflow's nodes cannot be read, nothing was written: %v", u.Err))
 		return &StuckError{Err: fmt.Errorf("finding the stuck nodes of %s/%s: %w", u.Namespace, u.Workflow, u.Err)}
 	}

@@ -32,6 +32,10 @@ func (r *Recorder) Send(ctx context.Context, ev cloudevents.Event) protocol.Resu
 	if r.Fail != nil {
 		return r.Fail
 	}
+	// Every event a test produces must match the published schema.
+	if err := ValidateEvent(ev.Type(), ev.DataSchema(), ev.Data()); err != nil {
+		return protocol.NewResult("%v", err)
+	}
 	r.events = append(r.events, ev.Clone())
 	r.structured = append(r.structured, encodesStructured(ctx, ev))
 	return protocol.ResultACK

@@ -19,6 +19,10 @@ const (
 // ModeSweep is the mode of `remediator sweep`.
 const ModeSweep = "sweep"
 
+// ModeWatch is the mode of `remediator watch`: the sweep every
+// WatchInterval, with metrics.
+const ModeWatch = "watch"
+
 // Reasons lists the accepted trigger reasons.
 var Reasons = []string{ReasonOOMKilled, ReasonDeleted, ReasonWaitFailed, ReasonManual, ReasonSweep}
 
@@ -56,6 +60,9 @@ type Config struct {
 	ArgoUIURL     string   `envconfig:"ARGO_UI_URL" desc:"Argo UI base URL, for links in notifications (optional)."`
 
 	SweepConcurrency Int `split_words:"true" default:"4" desc:"Sweep: nodes remediated at once."`
+
+	WatchInterval  Duration `split_words:"true" default:"1m" desc:"Watch: time between two sweeps."`
+	MetricsAddress string   `split_words:"true" default:":9090" desc:"Watch: address the /metrics and /healthz endpoints listen on (host:port)."`
 
 	DryRun Bool `split_words:"true" default:"false" desc:"Report what would be done; write nothing."`
 	Nudge  Bool `split_words:"true" default:"false" desc:"After the fix, annotate the Workflow so Argo v3.6+ reconciles at once (needs patch on workflows)."`

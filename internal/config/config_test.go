@@ -173,6 +173,24 @@ func TestSweepMode(t *testing.T) {
 	}
 }
 
+func TestWatchMode(t *testing.T) {
+	setEnv(t, map[string]string{"REMEDIATOR_WATCH_INTERVAL": "0s", "REMEDIATOR_METRICS_ADDRESS": "9090"})
+	_, err := Load(ModeWatch)
+	for _, want := range []string{"REMEDIATOR_WATCH_INTERVAL: \"0s\" must be positive", "REMEDIATOR_METRICS_ADDRESS: \"9090\" is not host:port"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	}
+	if _, err := Load(ModeSweep); err != nil {
+		t.Errorf("the sweep does not use the watch's settings: %v", err)
+	}
+	t.Setenv("REMEDIATOR_WATCH_INTERVAL", "30s")
+	t.Setenv("REMEDIATOR_METRICS_ADDRESS", ":9090")
+	if c, err := Load(ModeWatch); err != nil || c.WatchInterval.Duration != 30*time.Second {
+		t.Errorf("got %+v, %v", c, err)
+	}
+}
+
 func envconfigDefaults(c *Config) error {
 	mode := c.Mode
 	err := envconfig.Process(Prefix, c)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"strings"
 	"testing"
 
@@ -15,7 +16,15 @@ var fuzzVars = []string{
 	"SINK_URL", "SINK_TOKEN_FILE", "SINK_TIMEOUT", "SINK_RETRIES", "CLUSTER_NAME", "ARGO_UI_URL",
 	"SWEEP_CONCURRENCY", "DRY_RUN", "NUDGE", "LOG_LEVEL", "LOG_FORMAT", "KUBECONFIG",
 	"WAIT_EXIT_CODE", "WAIT_FINISHED_AT",
+	// Set from the values of other arguments (see reused): they need no
+	// argument of their own.
+	"WATCH_INTERVAL", "METRICS_ADDRESS",
 }
+
+// reused gives, for each variable past FuzzLoad's own arguments, the
+// argument whose value it takes: the watch's interval the verify timeout's
+// (a duration), its metrics address the cluster name's.
+var reused = []int{8, 13}
 
 // FuzzLoad feeds arbitrary values to every variable, in both modes. Load
 // never panics; every problem it reports names a REMEDIATOR_ variable; and a
@@ -41,6 +50,9 @@ func FuzzLoad(f *testing.F) {
 		waitExit, waitAt string) {
 		values := []string{ns, wf, node, pod, uid, reason, grace, deadline, verify, sink, tokenFile, sinkTimeout,
 			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig, waitExit, waitAt}
+		for _, i := range reused {
+			values = append(values, values[i])
+		}
 		for i, v := range values {
 			if strings.ContainsRune(v, 0) {
 				t.Skip("environment values cannot hold NUL")
@@ -50,6 +62,9 @@ func FuzzLoad(f *testing.F) {
 		mode := ""
 		if sweep {
 			mode = ModeSweep
+			if len(cluster)%2 == 1 {
+				mode = ModeWatch
+			}
 		}
 		c, err := Load(mode)
 		if err != nil {
@@ -68,7 +83,7 @@ func FuzzLoad(f *testing.F) {
 func checkUsable(t *testing.T, c Config) {
 	t.Helper()
 	bad := func(what string, v any) { t.Fatalf("accepted an unusable %s: %q (%+v)", what, v, c) }
-	if c.Mode != ModeSweep && (c.Namespace == "" || c.Workflow == "") {
+	if c.Mode == "" && (c.Namespace == "" || c.Workflow == "") {
 		bad("target", c.Namespace+"/"+c.Workflow)
 	}
 	for _, n := range []string{c.Workflow, c.NodeID, c.PodName} {
@@ -88,6 +103,9 @@ func checkUsable(t *testing.T, c Config) {
 	}
 	if (c.WaitExitCode.raw != "" || c.WaitFinishedAt.raw != "") && (c.PodUID == "" || !c.WaitExitCode.Set || c.Mode == ModeSweep) {
 		bad("wait evidence naming no pod, or without an exit code", c.WaitExitCode.raw)
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsAddress); c.Mode == ModeWatch && (err != nil || c.WatchInterval.Duration <= 0) {
+		bad("watch setting", c.MetricsAddress+" "+c.WatchInterval.raw)
 	}
 	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
 		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)

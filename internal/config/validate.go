@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -28,7 +29,7 @@ func (c Config) Validate() error {
 			bad(key, "%q is not a valid Kubernetes name: %s", v, strings.Join(msgs, "; "))
 		}
 	}
-	sweep := c.Mode == ModeSweep
+	sweep := c.Mode == ModeSweep || c.Mode == ModeWatch
 	name(c.Namespace, "NAMESPACE", !sweep, validation.IsDNS1123Label)
 	name(c.Workflow, "WORKFLOW", !sweep, validation.IsDNS1123Subdomain)
 	name(c.NodeID, "NODE_ID", false, validation.IsDNS1123Subdomain)
@@ -65,6 +66,12 @@ func (c Config) Validate() error {
 	positive(c.Deadline, "DEADLINE", false)
 	positive(c.VerifyTimeout, "VERIFY_TIMEOUT", true)
 	positive(c.SinkTimeout, "SINK_TIMEOUT", false)
+	if c.Mode == ModeWatch {
+		positive(c.WatchInterval, "WATCH_INTERVAL", false)
+		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
+			bad("METRICS_ADDRESS", "%q is not host:port (examples: :9090, 127.0.0.1:9090)", c.MetricsAddress)
+		}
+	}
 	if c.Deadline.err == nil && c.GracePeriod.err == nil && c.Deadline.Duration > 0 && c.Deadline.Duration <= c.GracePeriod.Duration {
 		bad("DEADLINE", "%s must exceed %s_GRACE_PERIOD (%s), or a vanished pod is never trusted", c.Deadline.Duration, Prefix, c.GracePeriod.Duration)
 	}

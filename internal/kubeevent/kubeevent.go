@@ -40,8 +40,9 @@ func (r Recorder) Record(ctx context.Context, ref remediate.WorkflowRef, warning
 	}
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s.%x", ref.Name, now.UnixNano()),
-			Namespace: ref.Namespace,
+			Name:        fmt.Sprintf("%s.%x", ref.Name, now.UnixNano()),
+			Namespace:   ref.Namespace,
+			Annotations: annotations(ref),
 		},
 		InvolvedObject: corev1.ObjectReference{
 			APIVersion: workflow.APIVersion,
@@ -63,4 +64,23 @@ func (r Recorder) Record(ctx context.Context, ref remediate.WorkflowRef, warning
 	if _, err := r.Kube.CoreV1().Events(ref.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 		r.Log.Warn("recording a Kubernetes Event failed", "workflow", ref.Namespace+"/"+ref.Name, "reason", reason, "error", err)
 	}
+}
+
+// annotations say which node and trigger the Event is about, for the
+// metrics of `remediator watch`; nil when it is about the whole workflow.
+func annotations(ref remediate.WorkflowRef) map[string]string {
+	a := map[string]string{}
+	if ref.NodeID != "" {
+		a[remediate.AnnotationEventNode] = ref.NodeID
+	}
+	if ref.Trigger != "" {
+		a[remediate.AnnotationTrigger] = ref.Trigger
+	}
+	if !ref.NodeFinished.IsZero() {
+		a[remediate.AnnotationEventNodeFinished] = ref.NodeFinished.UTC().Format(time.RFC3339)
+	}
+	if len(a) == 0 {
+		return nil
+	}
+	return a
 }

@@ -66,7 +66,15 @@ type Data struct {
 	// Stuck is true when the run left the workflow held by a false task
 	// result entry it could do nothing about (a Warning Event says why).
 	Stuck bool `json:"stuck,omitempty"`
+	// Memory is the memory hint, when a container was OOMKilled.
+	Memory *MemoryHint `json:"memory,omitempty"`
+	// StuckSeconds is the time from the node's end to the fix.
+	StuckSeconds *float64 `json:"stuckSeconds,omitempty"`
 }
+
+// DataSchema is the JSON Schema of Data (docs/cloudevent.schema.json), set
+// as each event's dataschema.
+const DataSchema = "https://github.com/argo-oom-remediator/argo-oom-remediator/blob/main/docs/cloudevent.schema.json"
 
 // Build describes a run. runErr is the run's error, if any.
 func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudevents.Event, error) {
@@ -95,6 +103,11 @@ func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudeven
 		s := res.WorkflowFinished.Sub(res.NodeFinished).Seconds()
 		d.RecoverySeconds = &s
 	}
+	d.Memory = Hint(res, DefaultHintMax)
+	if !res.NodeFinished.IsZero() && res.Acted.After(res.NodeFinished) {
+		s := res.Acted.Sub(res.NodeFinished).Seconds()
+		d.StuckSeconds = &s
+	}
 	if m.UIBase != "" {
 		d.UIURL = UILink(m.UIBase, t.Namespace, t.Workflow, t.NodeID)
 	}
@@ -105,6 +118,7 @@ func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudeven
 	ev.SetSource("urn:argo-oom-remediator:" + m.Cluster)
 	ev.SetSubject(t.Namespace + "/" + t.Workflow + "/" + t.NodeID)
 	ev.SetTime(now)
+	ev.SetDataSchema(DataSchema)
 	if err := ev.SetData(cloudevents.ApplicationJSON, d); err != nil {
 		return ev, fmt.Errorf("encoding the event for %s: %w", ev.Subject(), err)
 	}

@@ -21,7 +21,7 @@ func (r *Remediator) recordEarlier(ctx context.Context, res Result, tr *wfv1.Wor
 		did = "created"
 	}
 	t := res.Target
-	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, ReasonRemediatedEarlier,
+	r.recorder.Record(ctx, res.ref(), false, ReasonRemediatedEarlier,
 		fmt.Sprintf("WorkflowTaskResult %s was %s by an earlier run (%s at %s, %s); this run (%s) found it so",
 			t.NodeID, did, tr.Annotations[AnnotationRemediatedBy], tr.Annotations[AnnotationRemediatedAt],
 			tr.Annotations[AnnotationReason], t.Trigger))

@@ -101,7 +101,11 @@ func (res *Result) fromNode(node wfv1.NodeStatus, mem *podMemory) {
 	res.NodePhase = string(node.Phase)
 	res.NodeMessage = node.Message
 	res.NodeFinished = node.FinishedAt.Time
+	res.Template = node.TemplateName
 	res.PodUID = mem.uid
+	if mem.hostNode != "" {
+		res.HostNode = mem.hostNode
+	}
 	if mem.containers != nil {
 		res.Containers = mem.containers
 	}

@@ -21,6 +21,10 @@ const (
 	AnnotationReason       = annotationPrefix + "reason"
 	AnnotationTrigger      = annotationPrefix + "trigger"
 	AnnotationAction       = annotationPrefix + "action"
+	// On the remediator's Kubernetes Events: the node the Event is about and
+	// when it ended (with AnnotationTrigger), read by `remediator watch`.
+	AnnotationEventNode         = annotationPrefix + "node-id"
+	AnnotationEventNodeFinished = annotationPrefix + "node-finished-at"
 	// AnnotationNudgedAt is put on the Workflow by the optional nudge.
 	AnnotationNudgedAt = annotationPrefix + "nudged-at"
 	// Component names the remediator in Kubernetes Events.

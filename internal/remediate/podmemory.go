@@ -19,6 +19,7 @@ type podMemory struct {
 	present        bool
 	replaced       bool
 	containers     []Container
+	hostNode       string // spec.nodeName of the pod
 }
 
 // seen records a sighting of the node's pod (from a read or a watch event,
@@ -33,6 +34,9 @@ func (m *podMemory) seen(p *corev1.Pod, now time.Time) {
 	}
 	m.replaced = false
 	m.containers = containersOf(p)
+	if p.Spec.NodeName != "" {
+		m.hostNode = p.Spec.NodeName
+	}
 	if waitTerminated(p) {
 		m.waitTerminated = true
 	} else {
@@ -95,15 +99,18 @@ func waitTerminated(p *corev1.Pod) bool {
 }
 
 func containersOf(p *corev1.Pod) []Container {
-	limits := map[string]string{}
+	limits, requests := map[string]string{}, map[string]string{}
 	for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
 		if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
 			limits[c.Name] = q.String()
 		}
+		if q, ok := c.Resources.Requests[corev1.ResourceMemory]; ok {
+			requests[c.Name] = q.String()
+		}
 	}
 	var out []Container
 	for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-		c := Container{Name: cs.Name, MemoryLimit: limits[cs.Name]}
+		c := Container{Name: cs.Name, MemoryLimit: limits[cs.Name], MemoryRequest: requests[cs.Name]}
 		if term := cs.State.Terminated; term != nil {
 			code := term.ExitCode
 			c.ExitCode, c.Reason = &code, term.Reason

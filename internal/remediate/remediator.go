@@ -22,9 +22,21 @@ type Recorder interface {
 	Record(ctx context.Context, ref WorkflowRef, warning bool, reason, message string)
 }
 
-// WorkflowRef names the Workflow an Event is about.
+// WorkflowRef names the Workflow an Event is about and, when the Event is
+// about one of its nodes, that node, the run's trigger and when the node
+// ended: the Event carries them as annotations, from which the long-running
+// sweep (`remediator watch`) counts the rescues of every run.
 type WorkflowRef struct {
 	Namespace, Name, UID string
+	NodeID, Trigger      string
+	NodeFinished         time.Time
+}
+
+// ref names the result's workflow and node for an Event.
+func (r Result) ref() WorkflowRef {
+	t := r.Target
+	return WorkflowRef{Namespace: t.Namespace, Name: t.Workflow, UID: r.WorkflowUID, NodeID: t.NodeID,
+		Trigger: t.Trigger, NodeFinished: r.NodeFinished}
 }
 
 // Remediator rescues workflow nodes. It is safe for concurrent use.
@@ -190,7 +202,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 func (r *Remediator) written(ctx context.Context, res Result, log *slog.Logger) (Result, error) {
 	t := res.Target
 	log.Info("task result "+res.Action+"d", "reason", res.Reason, "waited", res.Waited)
-	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, false, "TaskResult"+titled(res.Action),
+	r.recorder.Record(ctx, res.ref(), false, "TaskResult"+titled(res.Action),
 		fmt.Sprintf("%s WorkflowTaskResult %s of node %s (%s): %s; its wait container can no longer write (%s)",
 			titled(res.Action+"d"), t.NodeID, res.NodeName, res.NodePhase, t.Trigger, res.Reason))
 	if r.opts.Nudge {
@@ -230,5 +242,5 @@ func (r *Remediator) warnStuck(ctx context.Context, res *Result, message string)
 	t := res.Target
 	r.log.Warn("the workflow stays stuck", "namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID,
 		"outcome", res.Outcome, "detail", message)
-	r.recorder.Record(ctx, WorkflowRef{t.Namespace, t.Workflow, res.WorkflowUID}, true, ReasonStuck, message)
+	r.recorder.Record(ctx, res.ref(), true, ReasonStuck, message)
 }

@@ -87,6 +87,8 @@ type Container struct {
 	ExitCode    *int32 `json:"exitCode,omitempty"`
 	Reason      string `json:"reason,omitempty"`
 	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// MemoryRequest is the container's memory request, when set.
+	MemoryRequest string `json:"memoryRequest,omitempty"`
 }
 
 // Result describes a run: what was found and what was done.
@@ -97,11 +99,15 @@ type Result struct {
 	// complete, create, or empty.
 	Action string
 	// Reason is the last decision's reason.
-	Reason       decide.Reason
-	WorkflowUID  string
-	NodeName     string
-	NodePhase    string
-	NodeMessage  string
+	Reason      decide.Reason
+	WorkflowUID string
+	NodeName    string
+	NodePhase   string
+	NodeMessage string
+	// Template is the node's template name; HostNode the Kubernetes node
+	// its pod ran on (when the pod was seen).
+	Template     string
+	HostNode     string
 	PodUID       string
 	Containers   []Container
 	Started      time.Time

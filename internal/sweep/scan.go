@@ -33,6 +33,8 @@ type Candidate struct {
 	// NodeKnown is false when the workflow object does not hold the node
 	// (offloaded nodes): the decision rests on the pod's evidence alone.
 	NodeKnown bool
+	// NodeFinished is when the node ended (zero when not known).
+	NodeFinished time.Time
 }
 
 // Unreadable is a Running workflow whose nodes could not be read (a corrupt
@@ -250,7 +252,7 @@ func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []suspects, n
 			if pod != nil {
 				t.PodName, t.PodUID = pod.Name, string(pod.UID)
 			}
-			out = append(out, Candidate{Target: t, Decision: decide.Decide(in), NodeKnown: known})
+			out = append(out, Candidate{Target: t, Decision: decide.Decide(in), NodeKnown: known, NodeFinished: node.FinishedAt.Time})
 		}
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package manifests
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	"testing"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -34,6 +35,11 @@ func pods(t testing.TB, objs []*unstructured.Unstructured) []pod {
 			var cj batchv1.CronJob
 			convert(t, o, &cj)
 			spec := cj.Spec.JobTemplate.Spec.Template.Spec
+			out = append(out, pod{owner: owner, podSecurity: spec.SecurityContext, serviceAccount: spec.ServiceAccountName, containers: spec.Containers})
+		case "Deployment":
+			var d appsv1.Deployment
+			convert(t, o, &d)
+			spec := d.Spec.Template.Spec
 			out = append(out, pod{owner: owner, podSecurity: spec.SecurityContext, serviceAccount: spec.ServiceAccountName, containers: spec.Containers})
 		case "WorkflowTemplate":
 			var wt wfv1.WorkflowTemplate

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/cetest"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
 )
 
@@ -49,13 +50,14 @@ type Sink struct {
 	seen   []SinkAttempt
 	events []map[string]any // processed: answered 202, or processed then answered too late
 	srv    *httptest.Server
+	tb     testing.TB
 }
 
 // NewSink starts a sink that closes when the test ends; NewSink(tb,
 // SinkAccept) accepts every event.
 func NewSink(tb testing.TB, then SinkFault, faults ...SinkFault) *Sink {
 	tb.Helper()
-	s := &Sink{faults: faults, then: then}
+	s := &Sink{faults: faults, then: then, tb: tb}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.srv.Close)
 	return s
@@ -66,6 +68,10 @@ func (s *Sink) URL() string { return s.srv.URL }
 
 func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	// Every event the remediator sends must match its published schema.
+	if err := cetest.ValidateStructured(body); err != nil {
+		s.tb.Errorf("sink: %v", err)
+	}
 	var ev map[string]any
 	_ = json.Unmarshal(body, &ev)
 	id, _ := ev["id"].(string)
