@@ -15,10 +15,13 @@ FUZZ_TIME ?= 30s
 
 .PHONY: help build test test-unit bench fuzz lint vulncheck fmt demo static-check image clean
 
-# Two Go modules: the product (go.mod: the remediator and internal/, only what
-# it imports) and the tests (test/go.mod: the harness, Argo Events, NATS,
-# kustomize, controller-runtime). Every Go target runs over both.
+# Three Go modules: the product (go.mod: the remediator and internal/, only
+# what it imports), the tests (test/go.mod: the harness, Argo Events, NATS,
+# kustomize, controller-runtime) and the Helm chart's tests (test/chart/go.mod:
+# Helm v4's SDK, whose k8s.io modules are newer than the test module's).
+# Every Go target runs over all three.
 TEST_MODULE := test
+CHART_MODULE := test/chart
 # The controller the demo runs (test/cmd/demo); make demo builds only it.
 DEMO_CONTROLLER := v3.5.8
 
@@ -40,11 +43,13 @@ endif
 	$(MAKE) --no-print-directory lint
 	$(GO) test $(TEST_FLAGS) ./...
 	$(GO) -C $(TEST_MODULE) test $(TEST_FLAGS) ./...
+	$(GO) -C $(CHART_MODULE) test $(TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=3s
 
 test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) test $(GO_TEST_FLAGS) -short ./...
 	$(GO) -C $(TEST_MODULE) test $(GO_TEST_FLAGS) -short ./...
+	$(GO) -C $(CHART_MODULE) test $(GO_TEST_FLAGS) -short ./...
 
 bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test; figures in docs/benchmarks.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller (~4 min)
 	$(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./rescue/ ./sweep/
@@ -54,9 +59,10 @@ fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); new failures land in test
 	  echo "fuzz $$fn ($$pkg) for $(FUZZ_TIME)"; \
 	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) $$pkg || exit 1; done
 
-lint: tools-lint ## Run golangci-lint (pinned in hack/tools/lint/go.mod) over every package of both modules, then vulncheck
+lint: tools-lint ## Run golangci-lint (pinned in hack/tools/lint/go.mod) over every package of the three modules, then vulncheck
 	$(GOLANGCI_LINT) run ./...
 	cd $(TEST_MODULE) && $(GOLANGCI_LINT) run ./...
+	cd $(CHART_MODULE) && $(GOLANGCI_LINT) run ./...
 	$(MAKE) --no-print-directory vulncheck
 
 vulncheck: tools-lint ## Run govulncheck on the product module (what ships) with the offline database; fail on findings not in hack/vulncheck/accepted.yaml (docs/vulnerabilities.md)
