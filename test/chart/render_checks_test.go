@@ -69,13 +69,13 @@ var renderChecks = map[string]func(*testing.T, objects){
 			want(t, sensor, fmt.Sprintf("spec.dependencies.%d.eventName", i), "workflow-pods-"+ns)
 			want(t, sensor, fmt.Sprintf("spec.dependencies.%d.name", i), deps[i])
 		}
-		params := field(sensor, "spec.triggers.0.parameters").([]any)
+		params, _ := field(sensor, "spec.triggers.0.template.k8s.parameters").([]any)
 		perDep := map[string]int{}
 		for _, p := range params {
 			perDep[fmt.Sprint(p.(map[string]any)["src"].(map[string]any)["dependencyName"])]++
 		}
 		for _, d := range deps {
-			if perDep[d] == 0 || perDep[d] != len(params)/len(deps) {
+			if perDep[d] == 0 || perDep[d]*len(deps) != len(params) {
 				t.Errorf("dependency %s has %d of the %d trigger parameters, want an equal share", d, perDep[d], len(params))
 			}
 		}
