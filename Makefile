@@ -19,13 +19,17 @@ FUZZ_TIME ?= 30s
 
 .PHONY: help build test test-unit bench fuzz lint vulncheck fmt demo static-check image image-push clean
 
-# Two Go modules: the product (go.mod: the remediator and internal/, only what
-# it imports) and the tests (test/go.mod: the harness, Argo Events, NATS,
-# kustomize, controller-runtime). Every Go target runs over both.
+# Three Go modules: the product (go.mod: the remediator and internal/, only
+# what it imports), the tests (test/go.mod: the harness, Argo Events, NATS,
+# kustomize, controller-runtime) and the Helm chart's tests (test/chart/go.mod:
+# Helm v4's SDK, whose k8s.io modules are newer than the test module's).
+# Every Go target runs over all three.
 TEST_MODULE := test
 # The alert and dashboard checks (test/monitoring/go.mod): Prometheus's rule
 # and PromQL parsers bring k8s/otel versions the test module cannot take.
 MONITORING_MODULE := test/monitoring
+# The Helm chart's tests (test/chart/go.mod): Helm v4 brings k8s.io v0.37.
+CHART_MODULE := test/chart
 # The controller the demo runs (test/cmd/demo); make demo builds only it.
 DEMO_CONTROLLER := v3.5.8
 
@@ -62,6 +66,7 @@ endif
 	$(GO) test $(TEST_FLAGS) -timeout $(UNIT_TIMEOUT) ./...
 	$(GO) -C $(TEST_MODULE) test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 	$(GO) -C $(MONITORING_MODULE) test $(TEST_FLAGS) -timeout $(UNIT_TIMEOUT) ./...
+	$(GO) -C $(CHART_MODULE) test $(TEST_FLAGS) -timeout $(UNIT_TIMEOUT) ./...
 	$(SHIP_GO) -C hack/image test $(TEST_FLAGS) -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=3s
 
@@ -69,6 +74,7 @@ test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) test $(GO_TEST_FLAGS) -short ./...
 	$(GO) -C $(TEST_MODULE) test $(GO_TEST_FLAGS) -short ./...
 	$(GO) -C $(MONITORING_MODULE) test $(GO_TEST_FLAGS) -short ./...
+	$(GO) -C $(CHART_MODULE) test $(GO_TEST_FLAGS) -short ./...
 	$(SHIP_GO) -C hack/image test $(GO_TEST_FLAGS) -short ./...
 
 bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test), then print their figures against the targets (docs/benchmarks.md, docs/benchmarks-scale.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller, the cluster-scale sweep (50,000 workflows) and the EventSource's memory at 1,000-10,000 workflow pods (tens of minutes)
@@ -80,10 +86,11 @@ fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); a failing input lands in 
 	  echo "fuzz $$fn ($$pkg) for $(FUZZ_TIME)"; \
 	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZ_TIME) $$pkg || exit 1; done
 
-lint: tools-lint ## Run golangci-lint (pinned in hack/tools/lint/go.mod) over every package of the three modules, actionlint over .github/workflows, then vulncheck
+lint: tools-lint ## Run golangci-lint (pinned in hack/tools/lint/go.mod) over every package of the five modules, actionlint over .github/workflows, then vulncheck
 	$(GOLANGCI_LINT) run ./...
 	cd $(TEST_MODULE) && $(GOLANGCI_LINT) run ./...
 	cd $(MONITORING_MODULE) && $(GOLANGCI_LINT) run ./...
+	cd $(CHART_MODULE) && $(GOLANGCI_LINT) run ./...
 	cd hack/image && $(GOLANGCI_LINT) run ./...
 	$(ACTIONLINT) -no-color
 	$(MAKE) --no-print-directory vulncheck

@@ -69,8 +69,9 @@ var (
 	}
 )
 
-// overlays are the full installs, with and without the nudge component.
-var overlays = []variant{namespacedVariant, clusterWideVariant, namespacedNudge, clusterWideNudge}
+// overlays are the full installs, with and without the nudge component, and
+// as a user's kustomization moving them to another namespace (userVariants).
+var overlays = append([]variant{namespacedVariant, clusterWideVariant, namespacedNudge, clusterWideNudge}, userVariants...)
 
 // allVariants adds the base.
 var allVariants = append([]variant{baseVariant}, overlays...)

@@ -124,14 +124,15 @@ func images(obj any) []string {
 }
 
 // TestSinkURLPointsAtWebhook: the CloudEvents go to the webhook EventSource's
-// Service (argo-events names it <eventsource>-eventsource-svc) in the install
-// namespace.
+// Service (argo-events names it <eventsource>-eventsource-svc) by its short
+// name, which the pods loading the ConfigMap resolve in their own namespace,
+// the install namespace (TestEveryNamespaceFollows checks they all run there).
 func TestSinkURLPointsAtWebhook(t *testing.T) {
 	for _, v := range overlays {
 		t.Run(v.name, func(t *testing.T) {
 			var cm corev1.ConfigMap
 			convert(t, find(t, build(t, v), "ConfigMap", configMapName), &cm)
-			want := "http://remediator-notifications-eventsource-svc." + v.namespace + ".svc:12000/remediations"
+			const want = "http://remediator-notifications-eventsource-svc:12000/remediations"
 			if got := cm.Data["REMEDIATOR_SINK_URL"]; got != want {
 				t.Errorf("REMEDIATOR_SINK_URL = %q, want %q", got, want)
 			}

@@ -45,7 +45,32 @@ func TestAPIServerAcceptsOverlays(t *testing.T) {
 			}
 		})
 	}
-	for _, v := range []variant{namespacedVariant, clusterWideVariant} {
+	t.Run("dry-run/"+namespaceListVariant.name, func(t *testing.T) {
+		a.t = t
+		for _, ns := range namespaceList {
+			a.ensureNamespace(ns)
+		}
+		for _, o := range buildNamespaceList(t) {
+			a.apply(o, true)
+		}
+	})
+	// The Helm chart, rendered for every values file of its matrix, each in
+	// a namespace of its own (and the namespaces it lists).
+	for _, values := range chartValues(t) {
+		t.Run("dry-run/chart-"+values, func(t *testing.T) {
+			a.t = t
+			objs := renderChart(t, values, "chart-"+values)
+			for _, o := range objs {
+				if o.GetNamespace() != "" {
+					a.ensureNamespace(o.GetNamespace())
+				}
+			}
+			for _, o := range objs {
+				a.apply(o, true)
+			}
+		})
+	}
+	for _, v := range append([]variant{namespacedVariant, clusterWideVariant}, userVariants...) {
 		t.Run("rbac/"+v.name, func(t *testing.T) {
 			a.t = t
 			a.ensureNamespace(v.namespace)
