@@ -29,6 +29,9 @@ var loweredVersions = []string{"v3.7.18", "v4.0.5"}
 //     or a pod-kept workflow ending before its wait did: the controller
 //     holds such a node Running).
 func TestLoweredTimeouts(t *testing.T) {
+	if !UnmeasuredEnabled() {
+		t.Skip("its scenarios are unmeasured: never run against the controllers yet; E2E_UNMEASURED=1 runs it")
+	}
 	for _, name := range []string{"11-slow-upload-pod-kept", "12-slow-upload-pod-deleted", "13-wait-exits-unfinalized"} {
 		s, ok := ScenarioNamed(name)
 		if !ok {
