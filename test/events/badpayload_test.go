@@ -122,12 +122,6 @@ func setWait(value any, path ...string) func(map[string]any) {
 	}
 }
 
-// waitKilled is the wait container's state once killed (exit 137).
-func waitKilled() map[string]any {
-	return map[string]any{"terminated": map[string]any{"exitCode": int64(137), "reason": "Error",
-		"startedAt": "2026-11-27T01:22:52Z", "finishedAt": "2026-11-27T01:22:53Z"}}
-}
-
 func all(fs ...func(map[string]any)) func(map[string]any) {
 	return func(p map[string]any) {
 		for _, f := range fs {
@@ -188,7 +182,6 @@ func payloadCases() []payloadCase {
 		// shows wait killed (exit 137); the UPDATE's shows it running unless
 		// the case kills it. A value the remediator cannot parse is bad
 		// input; a status the template cannot read is no evidence.
-		{name: "UPDATE OOM with wait killed in the same status", typ: up, mutate: setWait(waitKilled(), "state"), want: runs},
 		{name: "wait exit code not a number", typ: del, mutate: setWait("killed", "state", "terminated", "exitCode"), want: exitBadInput, variable: "REMEDIATOR_WAIT_EXIT_CODE"},
 		{name: "wait exit code a fraction", typ: del, mutate: setWait(1.5, "state", "terminated", "exitCode"), want: exitBadInput, variable: "REMEDIATOR_WAIT_EXIT_CODE"},
 		{name: "wait exit code past int32", typ: del, mutate: setWait(int64(1)<<32, "state", "terminated", "exitCode"), want: exitBadInput, variable: "REMEDIATOR_WAIT_EXIT_CODE"},
@@ -197,9 +190,11 @@ func payloadCases() []payloadCase {
 		{name: "wait terminated without finishedAt", typ: del, mutate: setWait(nil, "state", "terminated", "finishedAt"), want: runs},
 		{name: "wait finishedAt a number", typ: del, mutate: setWait(int64(42), "state", "terminated", "finishedAt"), want: exitBadInput, variable: "REMEDIATOR_WAIT_FINISHED_AT"},
 		{name: "wait finishedAt not a time", typ: del, mutate: setWait("yesterday", "state", "terminated", "finishedAt"), want: exitBadInput, variable: "REMEDIATOR_WAIT_FINISHED_AT"},
-		{name: "wait state a string", typ: del, mutate: setWait("terminated", "state"), want: runs},
-		{name: "wait terminated a list", typ: del, mutate: setWait([]any{"137"}, "state", "terminated"), want: runs},
-		{name: "containerStatuses a string", typ: del, mutate: set("wait", "status", "containerStatuses"), want: runs},
+		// A status of the wrong type (no API server serves one) breaks the
+		// reason template too: no Job, the sweep is the net.
+		{name: "wait state a string", typ: del, mutate: setWait("terminated", "state"), want: noJob},
+		{name: "wait terminated a list", typ: del, mutate: setWait([]any{"137"}, "state", "terminated"), want: noJob},
+		{name: "containerStatuses a string", typ: del, mutate: set("wait", "status", "containerStatuses"), want: noJob},
 	}
 }
 

@@ -29,7 +29,7 @@ func TestWatchMetricsFollowAStuckNodeAndItsRescue(t *testing.T) {
 	// below, so the Job's run is the one that rescues.
 	w := support.Start(t, env.Binary, support.EnvList(map[string]string{
 		"REMEDIATOR_KUBECONFIG": kubeconfig, "REMEDIATOR_NAMESPACE": ns, "REMEDIATOR_WATCH_INTERVAL": "1s",
-		"REMEDIATOR_METRICS_ADDRESS": "127.0.0.1:0", "REMEDIATOR_GRACE_PERIOD": "1h", "REMEDIATOR_VERIFY_TIMEOUT": "1ms",
+		"REMEDIATOR_METRICS_ADDRESS": "127.0.0.1:0", "REMEDIATOR_GRACE_PERIOD": "1h", "REMEDIATOR_DEADLINE": "2h", "REMEDIATOR_VERIFY_TIMEOUT": "1ms",
 		"REMEDIATOR_LOG_FORMAT": "json",
 	}), "watch")
 	var base string
