@@ -48,7 +48,7 @@ func (r *runner) watch(ctx context.Context) error {
 		_ = srv.Shutdown(shutdown)
 		wg.Wait()
 	}()
-	r.deps.Log.Info("watching", "address", ln.Addr().String(), "interval", r.cfg.WatchInterval.Duration.String(),
+	r.deps.Log.Info("watching", "address", ln.Addr().String(), "interval", r.cfg.WatchInterval.String(),
 		"namespace", r.cfg.Namespace)
 
 	sweeps := r.deps.Clock.NewTicker(r.cfg.WatchInterval.Duration)
