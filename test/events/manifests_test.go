@@ -108,7 +108,7 @@ func checkTriggers(t *testing.T, s *v1alpha1.Sensor) {
 		// value ("not shown terminated") argo-events cannot render from a
 		// template, and whose loss costs the proof only (issue 13).
 		for _, p := range triggerParameters(trig) {
-			if p.Src != nil && p.Src.Value != nil && !(evidenceDest[p.Dest] && *p.Src.Value == "") {
+			if p.Src != nil && p.Src.Value != nil && (!evidenceDest[p.Dest] || *p.Src.Value != "") {
 				t.Errorf("trigger %s: parameter for %s has a default value %q", trig.Template.Name, p.Dest, *p.Src.Value)
 			}
 		}

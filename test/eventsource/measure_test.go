@@ -83,7 +83,7 @@ func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) report {
 		case l, ok := <-lines:
 			if !ok {
 				err := cmd.Wait() // then stderr is complete
-				return false, fmt.Errorf("podcache ended without a report (%v): %s", err, stderr.String())
+				return false, fmt.Errorf("podcache ended without a report (%w): %s", err, stderr.String())
 			}
 			line = l
 			return true, nil

@@ -41,8 +41,13 @@ func TestWatchMetricsFollowAStuckNodeAndItsRescue(t *testing.T) {
 		}
 		return base != "", nil
 	})
-	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz: %v %v", resp, err)
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %s", resp.Status)
 	}
 	var m support.Metrics
 	until := func(what string, cond func(support.Metrics) bool) {

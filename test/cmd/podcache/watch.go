@@ -92,6 +92,7 @@ func (w *watch) argoEvents(ctx context.Context, es *v1alpha1.EventSource, src v1
 	}
 	el := &resource.EventListener{EventSourceName: es.Name, EventName: name, ResourceEventSource: src,
 		Metrics: metrics.NewMetrics(es.Namespace)}
+	//nolint:unparam // the signature is argo-events' dispatch function; observing never fails
 	dispatch := func(data []byte, _ ...eventsourcecommon.Option) error {
 		md := gjson.GetBytes(data, "body.metadata")
 		w.observe(gjson.GetBytes(data, "type").String(), md.Get("namespace").String(), md.Get("name").String(),
