@@ -122,7 +122,7 @@ func testPlatforms(t *testing.T, b built) {
 			if cf.Config.User != "65532:65532" || !slices.Equal(cf.Config.Entrypoint, []string{"/remediator"}) || len(cf.Config.Cmd) != 0 {
 				t.Errorf("config user %q entrypoint %q cmd %q, want 65532:65532 [/remediator] []", cf.Config.User, cf.Config.Entrypoint, cf.Config.Cmd)
 			}
-			if !cf.Created.Time.Equal(testEpoch) {
+			if !cf.Created.Equal(testEpoch) {
 				t.Errorf("created %s, want the epoch %s", cf.Created.Time, testEpoch)
 			}
 			files := extract(t, img)
