@@ -56,6 +56,11 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 		return b
 	}
 	sweep, noNode := []string{"sweep"}, map[string]string{"REMEDIATOR_NODE_ID": ""}
+	watch := []string{"watch"}
+	// The wait's evidence is valid only with the pod it is about.
+	const podUID = "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f"
+	withUID := map[string]string{"REMEDIATOR_POD_UID": podUID}
+	evidence := map[string]string{"REMEDIATOR_POD_UID": podUID, "REMEDIATOR_WAIT_EXIT_CODE": "137"}
 	urls := []bad{{what: "relative", value: "/x"}, {what: "no scheme", value: "events.example.com/x"},
 		{what: "ftp", value: "ftp://h/x"}, {what: "no host", value: "http://"}, {what: "no scheme, no host", value: "://"},
 		{what: "unparsable", value: "http://[::1"}, {what: "unicode scheme", value: "hëttp://h/x"}}
@@ -99,6 +104,15 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 		"REMEDIATOR_LOG_LEVEL": {{what: "empty", value: ""}, {what: "unknown", value: "loud"}, {what: "trace", value: "trace"},
 			{what: "upper case", value: "DEBUG"}},
 		"REMEDIATOR_LOG_FORMAT": {{what: "empty", value: ""}, {what: "unknown", value: "xml"}, {what: "upper case", value: "JSON"}},
+		"REMEDIATOR_WAIT_EXIT_CODE": {{what: "word", value: "killed", also: withUID}, {what: "fraction", value: "1.5", also: withUID},
+			{what: "past int32", value: "4294967296", also: withUID}, {what: "sweep: not used", value: "137", args: sweep, also: noNode}},
+		"REMEDIATOR_WAIT_FINISHED_AT": {{what: "number", value: "42", also: evidence},
+			{what: "not a time", value: "yesterday", also: evidence},
+			{what: "without an exit code", value: "2026-12-04T16:52:42Z", also: map[string]string{"REMEDIATOR_POD_UID": podUID}}},
+		"REMEDIATOR_WATCH_INTERVAL": {{what: "watch: zero", value: "0s", args: watch, also: noNode},
+			{what: "watch: word", value: "soon", args: watch, also: noNode}},
+		"REMEDIATOR_METRICS_ADDRESS": {{what: "watch: no port", value: "localhost", args: watch, also: noNode},
+			{what: "watch: word", value: "metrics", args: watch, also: noNode}},
 		"REMEDIATOR_KUBECONFIG": {{what: "missing", value: missing}, {what: "a directory", value: dir},
 			{what: "empty file", value: empty}, {what: "malformed YAML", value: malformed}, {what: "no context", value: noContext}},
 	}
@@ -190,12 +204,18 @@ func TestCatalogue(t *testing.T) {
 		env := map[string]string{}
 		var want []string
 		for _, v := range names {
-			b := cases[v][len(cases[v])-1]
+			found := false
+			var b bad
 			for _, c := range cases[v] {
 				if c.also == nil && c.args == nil && c.value != "" {
-					b = c
+					b, found = c, true
 					break
 				}
+			}
+			if !found {
+				// Wrong only in combination or in another mode (the
+				// wait's evidence, the watch's settings): left out.
+				continue
 			}
 			env[v] = b.value
 			want = append(want, v)
