@@ -13,31 +13,10 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/podcache"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
-
-// report is the JSON line of test/cmd/podcache (its Report).
-type report struct {
-	Mode        string  `json:"mode"`
-	HeapAfterGC uint64  `json:"heapAfterGC"`
-	RSS         uint64  `json:"rss"`
-	PeakRSS     uint64  `json:"peakRSS"`
-	Events      int     `json:"events"`
-	Foreign     int     `json:"foreign"`
-	Cached      int     `json:"cached"`
-	Seconds     float64 `json:"seconds"`
-	// PeakMiB is the peak RSS the peak-RSS helper saw (the process's
-	// whole life: it exits right after its report).
-	PeakMiB float64 `json:"-"`
-}
-
-func (r report) String() string {
-	return fmt.Sprintf("%-11s heap after GC %6.1f MiB, RSS %6.1f MiB, peak RSS %6.1f MiB, %d events (%d foreign), %d cached, %.1f s",
-		r.Mode, mib(r.HeapAfterGC), mib(r.RSS), r.PeakMiB, r.Events, r.Foreign, r.Cached, r.Seconds)
-}
-
-func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // buildPodcache builds test/cmd/podcache into dir.
 func buildPodcache(tb testing.TB, dir string) string {
@@ -53,7 +32,7 @@ func buildPodcache(tb testing.TB, dir string) string {
 // measure runs podcache in mode against c with admin credentials over
 // every namespace (the cluster-wide EventSource), patches the sentinel in
 // ns until the process has seen an UPDATE of it, and returns its report.
-func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) report {
+func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) podcache.Report {
 	tb.Helper()
 	dir := tb.TempDir()
 	rss := support.NewPeakRSS(tb, dir)
@@ -97,7 +76,7 @@ func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) report {
 	if err := cmd.Wait(); err != nil {
 		tb.Fatalf("podcache: %v\n%s", err, stderr.String())
 	}
-	var r report
+	var r podcache.Report
 	if err := json.Unmarshal(line, &r); err != nil {
 		tb.Fatalf("podcache's report %q: %v", line, err)
 	}

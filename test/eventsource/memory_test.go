@@ -8,6 +8,7 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/podcache"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/yamldocs"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -84,7 +85,7 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 		bin := buildPodcache(b, b.TempDir())
 		nss, sentinelNS := createNamespaces(ctx, b, c, namespaces)
 		have := 1 // the sentinel
-		first := map[string]report{}
+		first := map[string]podcache.Report{}
 		var table []string
 		for _, n := range sizes {
 			createPods(ctx, b, c, nss, have, n)
@@ -93,7 +94,7 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 				r := measure(b, c, bin, mode, sentinelNS)
 				table = append(table, fmt.Sprintf("%6d pods  %s", n, r))
 				b.ReportMetric(r.PeakMiB, fmt.Sprintf("%s-%d-peak-RSS-MiB", mode, n))
-				b.ReportMetric(mib(r.HeapAfterGC), fmt.Sprintf("%s-%d-heap-MiB", mode, n))
+				b.ReportMetric(podcache.MiB(r.HeapAfterGC), fmt.Sprintf("%s-%d-heap-MiB", mode, n))
 				if f, ok := first[mode]; !ok {
 					first[mode] = r
 				} else {

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
+	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // slackFields returns the texts of the section fields of a Block Kit JSON.
@@ -79,6 +83,41 @@ func (p *pipeline) firstJob(ctx context.Context, workflow string) (jobRun, error
 		return len(js) > 0
 	})
 	return job, err
+}
+
+// waitFirstJobDone waits until the first Job run for workflow has ended.
+func (p *pipeline) waitFirstJobDone(ctx context.Context, workflow string) (jobRun, error) {
+	var job jobRun
+	err := p.waitJobs(ctx, func(runs []jobRun) bool {
+		js := jobsOf(runs, workflow)
+		if len(js) > 0 {
+			job = js[0]
+		}
+		return len(js) > 0 && !job.Done.IsZero()
+	})
+	return job, err
+}
+
+// waitTerminal polls workflow until its phase is completed and returns it
+// with the time that was first seen. check, when not nil, runs on every
+// read; its error ends the wait (a property that must hold throughout).
+func (p *pipeline) waitTerminal(ctx context.Context, workflow string, check func(*wfv1.Workflow) error) (*wfv1.Workflow, time.Time, error) {
+	var wf *wfv1.Workflow
+	var at time.Time
+	err := support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
+		got, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, workflow, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if check != nil {
+			if err := check(got); err != nil {
+				return false, err
+			}
+		}
+		wf, at = got, time.Now()
+		return got.Status.Phase.Completed(), nil
+	})
+	return wf, at, err
 }
 
 func jobsOf(runs []jobRun, workflow string) []jobRun {

@@ -121,20 +121,15 @@ func TestPipelineRescuesCompressedFanOut(t *testing.T) {
 
 	job, err := p.firstJob(ctx, name)
 	must(t, err)
-	var final *wfv1.Workflow
-	var terminalAt time.Time
-	must(t, support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
-		got, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
+	final, terminalAt, err := p.waitTerminal(ctx, name, func(got *wfv1.Workflow) error {
 		if len(got.Status.Nodes) > 0 {
-			return false, fmt.Errorf("workflow %s: nodes inline again (%d) after the OOM; want them compressed throughout", name, len(got.Status.Nodes))
+			return fmt.Errorf("workflow %s: nodes inline again (%d) after the OOM; want them compressed throughout", name, len(got.Status.Nodes))
 		}
-		final, terminalAt = got, time.Now()
-		return got.Status.Phase.Completed(), nil
-	}))
-	must(t, p.waitJobs(ctx, func(runs []jobRun) bool { return !jobsOf(runs, name)[0].Done.IsZero() }))
+		return nil
+	})
+	must(t, err)
+	_, err = p.waitFirstJobDone(ctx, name)
+	must(t, err)
 	t.Logf("pod OOMKilled -> Job created:        %s", ms(job.Seen.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> workflow %s:    %s", final.Status.Phase, ms(terminalAt.Sub(oomAt)))
 	if done := jobsOf(p.Jobs.runsNow(), name)[0]; !done.Done.IsZero() {

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestPipelineOOMDeletedAtOnce (issue 13): the pod is OOMKilled, its wait
@@ -32,21 +30,11 @@ func TestPipelineOOMDeletedAtOnce(t *testing.T) {
 	must(t, p.Kubelet.Delete(ctx, p.NS, r.Pod.Name))
 	deletedAt := time.Now()
 
-	var phase wfv1.WorkflowPhase
-	var terminalAt time.Time
-	must(t, support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
-		wf, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		phase, terminalAt = wf.Status.Phase, time.Now()
-		return phase.Completed(), nil
-	}))
-	must(t, p.waitJobs(ctx, func(runs []jobRun) bool {
-		js := jobsOf(runs, name)
-		return len(js) > 0 && !js[0].Done.IsZero()
-	}))
-	job := jobsOf(p.Jobs.runsNow(), name)[0]
+	wf, terminalAt, err := p.waitTerminal(ctx, name, nil)
+	must(t, err)
+	phase := wf.Status.Phase
+	job, err := p.waitFirstJobDone(ctx, name)
+	must(t, err)
 	t.Logf("pod OOMKilled -> deleted:            %s", ms(deletedAt.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> Job created:        %s", ms(job.Seen.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> workflow %s:     %s (under load: a timing, not asserted)", phase, ms(terminalAt.Sub(oomAt)))

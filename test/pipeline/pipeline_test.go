@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -28,23 +27,17 @@ func TestPipeline(t *testing.T) {
 
 	job, err := p.firstJob(ctx, name)
 	must(t, err)
-	var phase wfv1.WorkflowPhase
-	var terminalAt time.Time
-	must(t, support.Until(ctx, 4*time.Minute, func(ctx context.Context) (bool, error) {
-		wf, err := p.C.Argo.ArgoprojV1alpha1().Workflows(p.NS).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		phase, terminalAt = wf.Status.Phase, time.Now()
-		return phase.Completed(), nil
-	}))
+	wf, terminalAt, err := p.waitTerminal(ctx, name, nil)
+	must(t, err)
+	phase := wf.Status.Phase
 	var msg slackMessage
 	must(t, waitSlack(ctx, func(msgs []slackMessage) bool {
 		var ok bool
 		msg, ok = messageFor(msgs, p.NS, name)
 		return ok
 	}))
-	must(t, p.waitJobs(ctx, func(runs []jobRun) bool { return !jobsOf(runs, name)[0].Done.IsZero() }))
+	_, err = p.waitFirstJobDone(ctx, name)
+	must(t, err)
 
 	t.Logf("pod OOMKilled -> Job created:        %s", ms(job.Seen.Sub(oomAt)))
 	t.Logf("pod OOMKilled -> workflow %s:    %s", phase, ms(terminalAt.Sub(oomAt)))

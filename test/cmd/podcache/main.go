@@ -32,28 +32,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
-)
 
-// Report is the JSON line podcache prints.
-type Report struct {
-	Mode string `json:"mode"`
-	// HeapAfterGC is runtime.MemStats.HeapAlloc right after a forced GC:
-	// the live heap, cache included.
-	HeapAfterGC uint64 `json:"heapAfterGC"`
-	// RSS and PeakRSS are VmRSS and VmHWM of /proc/self/status, in bytes.
-	RSS     uint64 `json:"rss"`
-	PeakRSS uint64 `json:"peakRSS"`
-	// Events counts the dispatched events until the sentinel's; Foreign
-	// those of pods without the workflow label (the selector must keep
-	// them out: always 0).
-	Events  int `json:"events"`
-	Foreign int `json:"foreign"`
-	// Cached is the number of pods in the cache (lean mode only; the
-	// argo-events informer's store is not reachable).
-	Cached int `json:"cached"`
-	// Seconds from start to the sentinel's event.
-	Seconds float64 `json:"seconds"`
-}
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/podcache"
+)
 
 func main() {
 	mode := flag.String("mode", "argo-events", "argo-events or lean")
@@ -97,7 +78,7 @@ func run(mode, esFile, sentinel string, timeout time.Duration) error {
 	case <-ctx.Done():
 		return fmt.Errorf("no UPDATE of %s within %s", sentinel, timeout)
 	}
-	r := Report{Mode: mode, Seconds: time.Since(began).Seconds()}
+	r := podcache.Report{Mode: mode, Seconds: time.Since(began).Seconds()}
 	r.Events, r.Foreign = w.counts()
 	if cached != nil {
 		r.Cached = cached()
