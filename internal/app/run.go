@@ -131,7 +131,7 @@ func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t reme
 // Workflow and returned as a NotifyError unless the run itself failed.
 func (r *runner) report(ctx context.Context, res remediate.Result, runErr error) error {
 	t := res.Target
-	ev, err := notify.Build(res, runErr, notify.Meta{Cluster: r.cfg.ClusterName, UIBase: r.cfg.ArgoUIURL, DryRun: r.cfg.DryRun.Value}, r.deps.Clock.Now())
+	ev, err := notify.Build(res, runErr, notify.Meta{Cluster: r.cfg.ClusterName, UIBase: r.cfg.ArgoUIURL, DryRun: r.cfg.DryRun.Value, HintMax: r.cfg.HintMaxMemory.Value}, r.deps.Clock.Now())
 	if err == nil {
 		err = r.sender.Send(ctx, ev)
 	}

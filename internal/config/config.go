@@ -1,7 +1,10 @@
 package config
 
 import (
+	"strings"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Prefix is put before every variable name: REMEDIATOR_NAMESPACE, ...
@@ -58,6 +61,9 @@ type Config struct {
 	SinkRetries   Int      `split_words:"true" default:"5" desc:"Delivery retries after the first attempt, with exponential backoff."`
 	ClusterName   string   `split_words:"true" default:"default" desc:"Cluster name put in the CloudEvent source."`
 	ArgoUIURL     string   `envconfig:"ARGO_UI_URL" desc:"Argo UI base URL, for links in notifications (optional)."`
+	// HintMaxMemory caps the memory limit the notifications suggest for an
+	// OOMKilled container (its limit ×1.5, rounded up to a whole 64Mi).
+	HintMaxMemory Quantity `split_words:"true" default:"64Gi" desc:"Largest memory limit the notifications' memory hint suggests (a Kubernetes quantity, at least 64Mi)."`
 
 	SweepConcurrency Int `split_words:"true" default:"4" desc:"Sweep: nodes remediated at once."`
 
@@ -100,6 +106,21 @@ type Bool struct {
 func (b *Bool) Decode(value string) error {
 	b.raw = value
 	b.Value, b.err = parseBool(value)
+	return nil
+}
+
+// Quantity is a Kubernetes resource quantity (e.g. 16Gi) read from the
+// environment; see Duration.
+type Quantity struct {
+	Value resource.Quantity
+	raw   string
+	err   error
+}
+
+// Decode implements envconfig.Decoder.
+func (q *Quantity) Decode(value string) error {
+	q.raw = value
+	q.Value, q.err = resource.ParseQuantity(strings.TrimSpace(value))
 	return nil
 }
 

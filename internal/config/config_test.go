@@ -191,6 +191,28 @@ func TestWatchMode(t *testing.T) {
 	}
 }
 
+func TestHintMaxMemory(t *testing.T) {
+	setEnv(t, valid)
+	c, err := Load("")
+	if err != nil || c.HintMaxMemory.Value.String() != "64Gi" {
+		t.Fatalf("default: %v, %v", c.HintMaxMemory.Value.String(), err)
+	}
+	for value, want := range map[string]string{
+		"lots": `REMEDIATOR_HINT_MAX_MEMORY: "lots" is not a Kubernetes quantity`,
+		"63Mi": `REMEDIATOR_HINT_MAX_MEMORY: "63Mi" must be at least 64Mi`,
+		"-1Gi": `REMEDIATOR_HINT_MAX_MEMORY: "-1Gi" must be at least 64Mi`,
+	} {
+		t.Setenv("REMEDIATOR_HINT_MAX_MEMORY", value)
+		if _, err := Load(""); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want %s", value, err, want)
+		}
+	}
+	t.Setenv("REMEDIATOR_HINT_MAX_MEMORY", "16Gi")
+	if c, err := Load(""); err != nil || c.HintMaxMemory.Value.String() != "16Gi" {
+		t.Errorf("16Gi: %v, %v", c.HintMaxMemory.Value.String(), err)
+	}
+}
+
 func envconfigDefaults(c *Config) error {
 	mode := c.Mode
 	err := envconfig.Process(Prefix, c)

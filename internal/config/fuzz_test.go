@@ -15,7 +15,7 @@ var fuzzVars = []string{
 	"GRACE_PERIOD", "DEADLINE", "VERIFY_TIMEOUT",
 	"SINK_URL", "SINK_TOKEN_FILE", "SINK_TIMEOUT", "SINK_RETRIES", "CLUSTER_NAME", "ARGO_UI_URL",
 	"SWEEP_CONCURRENCY", "DRY_RUN", "NUDGE", "LOG_LEVEL", "LOG_FORMAT", "KUBECONFIG",
-	"WAIT_EXIT_CODE", "WAIT_FINISHED_AT",
+	"WAIT_EXIT_CODE", "WAIT_FINISHED_AT", "HINT_MAX_MEMORY",
 	// Set from the values of other arguments (see reused): they need no
 	// argument of their own.
 	"WATCH_INTERVAL", "METRICS_ADDRESS",
@@ -25,6 +25,9 @@ var fuzzVars = []string{
 // argument whose value it takes: the watch's interval the verify timeout's
 // (a duration), its metrics address the cluster name's.
 var reused = []int{8, 13}
+
+// minHintMaxBytes is minHintMax in bytes, for checkUsable.
+const minHintMaxBytes = 64 << 20
 
 // FuzzLoad feeds arbitrary values to every variable, in both modes. Load
 // never panics; every problem it reports names a REMEDIATOR_ variable; and a
@@ -38,18 +41,18 @@ var reused = []int{8, 13}
 func FuzzLoad(f *testing.F) {
 	f.Add(false, "team-a", "etl", "etl-1", "etl-1-pod", "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f", "OOMKilled",
 		"30s", "10m", "2m", "https://sink.example.com/x", "", "10s", "5", "prod", "https://argo.example.com",
-		"4", "false", "true", "info", "json", "", "137", "2026-12-04T16:52:42Z")
-	f.Add(true, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "")
+		"4", "false", "true", "info", "json", "", "137", "2026-12-04T16:52:42Z", "16Gi")
+	f.Add(true, "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "", "")
 	f.Add(false, "Bad_NS", "-", strings.Repeat("x", 300), "UPPER", "uid with spaces", "because",
 		"-1s", "soon", "10", "/rel", "/var/run/token", "0s", "-1", "Not A Name", "argo.example.com",
-		"0", "maybe", "yes", "loud", "xml", "/nonexistent/kubeconfig", "1e+02", "yesterday")
+		"0", "maybe", "yes", "loud", "xml", "/nonexistent/kubeconfig", "1e+02", "yesterday", "63Mi")
 	f.Add(false, "ns", "wf", "", "pod", "", "deleted", "1h", "1h", "0s", "http://[::1", "", "1ns", "21",
-		"a.b", "ftp://h", "65", "1", "0", "debug", "text", "", "", "2026-12-04T16:52:42Z")
+		"a.b", "ftp://h", "65", "1", "0", "debug", "text", "", "", "2026-12-04T16:52:42Z", "-1Gi")
 	f.Fuzz(func(t *testing.T, sweep bool, ns, wf, node, pod, uid, reason, grace, deadline, verify,
 		sink, tokenFile, sinkTimeout, retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig,
-		waitExit, waitAt string) {
+		waitExit, waitAt, hintMax string) {
 		values := []string{ns, wf, node, pod, uid, reason, grace, deadline, verify, sink, tokenFile, sinkTimeout,
-			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig, waitExit, waitAt}
+			retries, cluster, ui, concurrency, dry, nudge, level, format, kubeconfig, waitExit, waitAt, hintMax}
 		for _, i := range reused {
 			values = append(values, values[i])
 		}
@@ -106,6 +109,9 @@ func checkUsable(t *testing.T, c Config) {
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddress); c.Mode == ModeWatch && (err != nil || c.WatchInterval.Duration <= 0) {
 		bad("watch setting", c.MetricsAddress+" "+c.WatchInterval.raw)
+	}
+	if c.HintMaxMemory.Value.Value() < minHintMaxBytes {
+		bad("memory hint cap", c.HintMaxMemory.raw)
 	}
 	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
 		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -81,6 +82,12 @@ func (c Config) Validate() error {
 		bad("SINK_RETRIES", "%d must be between 0 and 20", c.SinkRetries.Value)
 	}
 
+	if c.HintMaxMemory.err != nil {
+		bad("HINT_MAX_MEMORY", "%q is not a Kubernetes quantity (examples: 16Gi, 64Gi)", c.HintMaxMemory.raw)
+	} else if c.HintMaxMemory.Value.Cmp(minHintMax) < 0 {
+		bad("HINT_MAX_MEMORY", "%q must be at least %s", c.HintMaxMemory.raw, minHintMax.String())
+	}
+
 	if c.SweepConcurrency.err != nil {
 		bad("SWEEP_CONCURRENCY", "%v", c.SweepConcurrency.err)
 	} else if c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
@@ -142,3 +149,6 @@ func absoluteHTTP(raw string) error {
 	}
 	return nil
 }
+
+// minHintMax is the smallest cap of the memory hint: one rounding step.
+var minHintMax = resource.MustParse("64Mi")

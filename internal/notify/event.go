@@ -10,6 +10,7 @@ import (
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // TypePrefix starts every event type; the outcome and a version follow:
@@ -25,6 +26,8 @@ type Meta struct {
 	// UIBase is the Argo UI's base URL; empty: no link.
 	UIBase string
 	DryRun bool
+	// HintMax caps the memory hint's suggested limit; zero: DefaultHintMax.
+	HintMax resource.Quantity
 }
 
 // Data is the event's payload (JSON).
@@ -103,7 +106,11 @@ func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudeven
 		s := res.WorkflowFinished.Sub(res.NodeFinished).Seconds()
 		d.RecoverySeconds = &s
 	}
-	d.Memory = Hint(res, DefaultHintMax)
+	hintMax := m.HintMax
+	if hintMax.IsZero() {
+		hintMax = DefaultHintMax
+	}
+	d.Memory = Hint(res, hintMax)
 	if !res.NodeFinished.IsZero() && res.Acted.After(res.NodeFinished) {
 		s := res.Acted.Sub(res.NodeFinished).Seconds()
 		d.StuckSeconds = &s

@@ -69,6 +69,22 @@ func TestEventCarriesTheMemoryHintAndMatchesTheSchema(t *testing.T) {
 	}
 }
 
+// TestHintMaxCapsTheSuggestion: REMEDIATOR_HINT_MAX_MEMORY reaches the
+// event through Meta, and the rule says the cap decided.
+func TestHintMaxCapsTheSuggestion(t *testing.T) {
+	ev, err := notify.Build(oomResult(), nil, notify.Meta{Cluster: "prod", HintMax: resource.MustParse("320Mi")}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d notify.Data
+	if err := json.Unmarshal(ev.Data(), &d); err != nil {
+		t.Fatal(err)
+	}
+	if h := d.Memory; h == nil || h.SuggestedLimit != "320Mi" || !strings.HasSuffix(h.Rule, "capped at the maximum 320Mi") {
+		t.Errorf("hint %+v, want 320Mi capped", h)
+	}
+}
+
 func TestEveryOutcomeMatchesTheSchema(t *testing.T) {
 	noLimit := oomResult()
 	noLimit.Containers[1].MemoryLimit = ""

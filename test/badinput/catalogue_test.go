@@ -109,6 +109,8 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 		"REMEDIATOR_WAIT_FINISHED_AT": {{what: "number", value: "42", also: evidence},
 			{what: "not a time", value: "yesterday", also: evidence},
 			{what: "without an exit code", value: "2026-12-04T16:52:42Z", also: map[string]string{"REMEDIATOR_POD_UID": podUID}}},
+		"REMEDIATOR_HINT_MAX_MEMORY": {{what: "word", value: "lots"}, {what: "below 64Mi", value: "63Mi"},
+			{what: "negative", value: "-1Gi"}, {what: "zero", value: "0"}},
 		"REMEDIATOR_WATCH_INTERVAL": {{what: "watch: zero", value: "0s", args: watch, also: noNode},
 			{what: "watch: word", value: "soon", args: watch, also: noNode}},
 		"REMEDIATOR_METRICS_ADDRESS": {{what: "watch: no port", value: "localhost", args: watch, also: noNode},
