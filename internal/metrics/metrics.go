@@ -19,6 +19,9 @@ const (
 	// OutcomeStuck: a run ended with the workflow still held by a false
 	// task result it could do nothing about (a RemediationStuck Event).
 	OutcomeStuck = "stuck"
+	// OutcomeRerunByArgo: Argo reran the step whose pod ended (v3.7+, v4),
+	// with the same resources; nothing was written.
+	OutcomeRerunByArgo = "rerun-by-argo"
 )
 
 // TerminalBuckets are the buckets of the OOM-to-terminal histogram, in
@@ -66,7 +69,7 @@ func New() *Metrics {
 		}, []string{"namespace"}),
 		Rescues: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "rescues_total",
-			Help: "Rescues by outcome (remediated, stuck) and trigger (OOMKilled, deleted, wait-failed, manual, sweep), counted from the remediator's Kubernetes Events.",
+			Help: "Rescues by outcome (remediated, stuck, rerun-by-argo: Argo reran the step with the same resources) and trigger (OOMKilled, deleted, wait-failed, manual, sweep), counted from the remediator's Kubernetes Events.",
 		}, []string{"namespace", "outcome", "trigger"}),
 		OOMToTerminal: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "oom_to_terminal_seconds",

@@ -27,6 +27,20 @@ func (r *Remediator) recordEarlier(ctx context.Context, res Result, tr *wfv1.Wor
 			tr.Annotations[AnnotationReason], t.Trigger))
 }
 
+// ReasonRerunByArgo is the reason of the Normal Event a run records when
+// Argo reruns the step whose pod triggered it (OutcomeRerunByArgo).
+const ReasonRerunByArgo = "StepRerunByArgo"
+
+// recordRerun records OutcomeRerunByArgo on the Workflow.
+func (r *Remediator) recordRerun(ctx context.Context, res Result) {
+	t := res.Target
+	r.log.Info("Argo reruns the step; nothing to do", "namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID,
+		"podUID", t.PodUID, "reason", res.Reason)
+	r.recorder.Record(ctx, res.ref(), false, ReasonRerunByArgo,
+		fmt.Sprintf("node %s: pod %s (UID %s) ended (%s) and Argo reruns the step (%s), with the same resources; nothing was written",
+			t.NodeID, t.PodName, t.PodUID, t.Trigger, res.Reason))
+}
+
 // ReasonStuck is the reason of the Warning Event a run records when it ends
 // with nothing done while the workflow is held by a false task result entry.
 const ReasonStuck = "RemediationStuck"

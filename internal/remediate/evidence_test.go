@@ -42,7 +42,7 @@ func TestEventProofIsNotForAnotherPod(t *testing.T) {
 	rerun := fixtures.Pod(wf, nodeID, pod, "0d4cbd1e-0000-4000-8000-000000000003", fixtures.WaitRunning)
 	e := newEnv(t, []runtime.Object{rerun}, wf, fixtures.TaskResult(wf, nodeID, false))
 	o := receive(t, e.run(context.Background(), proven()))
-	if o.err != nil || o.res.Outcome != OutcomeNotStuck || o.res.Reason != decide.ReasonPodReplaced {
+	if o.err != nil || o.res.Outcome != OutcomeRerunByArgo || o.res.Reason != decide.ReasonPodReplaced {
 		t.Fatalf("got %+v, %v; want not-stuck (pod-replaced)", o.res, o.err)
 	}
 	if w := e.writes(); len(w) > 0 {

@@ -225,9 +225,9 @@ func TestNoOps(t *testing.T) {
 		{"workflow completed", nil, []runtime.Object{completed}, OutcomeAlreadyComplete, ""},
 		{"node unknown", nil, []runtime.Object{otherNode}, OutcomeNodeUnknown, ""},
 		{"node pending again (v3.7 rerun)", nil, []runtime.Object{pending, fixtures.TaskResult(pending, nodeID, false)},
-			OutcomeNotStuck, decide.ReasonNodePending},
+			OutcomeRerunByArgo, decide.ReasonNodePending},
 		{"pod replaced", []runtime.Object{replacement}, []runtime.Object{stuckWorkflow(now), fixtures.TaskResult(stuckWorkflow(now), nodeID, false)},
-			OutcomeNotStuck, decide.ReasonPodReplaced},
+			OutcomeRerunByArgo, decide.ReasonPodReplaced},
 		{"healthy node", nil, []runtime.Object{healthy, fixtures.TaskResult(healthy, nodeID, true)},
 			OutcomeNotStuck, decide.ReasonTaskResultComplete},
 	}
@@ -240,6 +240,10 @@ func TestNoOps(t *testing.T) {
 			}
 			if w := e.writes(); len(w) != 0 {
 				t.Errorf("writes %v", w)
+			}
+			rerun := slices.Contains(e.events.reasons(), ReasonRerunByArgo)
+			if want := tt.want == OutcomeRerunByArgo; rerun != want {
+				t.Errorf("Event %s recorded: %v, want %v (events %v)", ReasonRerunByArgo, rerun, want, e.events.reasons())
 			}
 		})
 	}

@@ -153,6 +153,11 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 				return r.verify(ctx, res, log)
 			}
 			res.Outcome = OutcomeNotStuck
+			if t.PodUID != "" && (d.Reason == decide.ReasonPodReplaced || d.Reason == decide.ReasonNodePending) {
+				// Triggered by a pod that ended: its step reruns.
+				res.Outcome = OutcomeRerunByArgo
+				r.recordRerun(ctx, res)
+			}
 			return res, nil
 		case decide.Wait:
 			log.Info("waiting", "reason", d.Reason, "recheckAfter", d.RecheckAfter)

@@ -63,6 +63,12 @@ const (
 	OutcomeWouldRemediate Outcome = "would-remediate"
 	// OutcomeNotStuck: nothing blocks the workflow on this node.
 	OutcomeNotStuck Outcome = "not-stuck"
+	// OutcomeRerunByArgo: the pod this run was triggered by ended and Argo
+	// re-created it, or put its node back to Pending (v3.7+ and v4 when the
+	// pod vanished before the controller saw wait end): the step reruns,
+	// with the same resources, so an OOM may repeat. Nothing is written;
+	// the outcome is reported so that the rerun does not go unseen.
+	OutcomeRerunByArgo Outcome = "rerun-by-argo"
 	// OutcomeWorkflowGone: the Workflow does not exist.
 	OutcomeWorkflowGone Outcome = "workflow-gone"
 	// OutcomeAlreadyComplete: the Workflow had already completed.

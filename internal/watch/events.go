@@ -134,6 +134,8 @@ func (e *Events) count(k *corev1.Event) {
 		if finished, err := time.Parse(time.RFC3339, k.Annotations[remediate.AnnotationEventNodeFinished]); err == nil && e.Terminal != nil {
 			e.Terminal.Track(ns, k.InvolvedObject.Name, finished)
 		}
+	case remediate.ReasonRerunByArgo:
+		e.Metrics.Rescues.WithLabelValues(ns, metrics.OutcomeRerunByArgo, trigger).Inc()
 	case remediate.ReasonStuck:
 		e.Metrics.Rescues.WithLabelValues(ns, metrics.OutcomeStuck, trigger).Inc()
 	case reasonNotificationFailed:

@@ -182,7 +182,7 @@ func (c check) reruns(victim Timeline) {
 		return n.Phase == wfv1.NodePending || n.Phase == wfv1.NodeRunning
 	})
 	res := c.runRemediator(victim)
-	c.remediatorLeftAlone(res, remediate.OutcomeNotStuck, "pod-replaced", "node-pending")
+	c.remediatorLeftAlone(res, remediate.OutcomeRerunByArgo, "pod-replaced", "node-pending")
 	wf, _ := c.awaitPhase(c.exp.Phase)
 	c.t.Logf("rerun pod uid %s replaced %s; remediator %s (%s)", rerun.PodUID, victim.PodUID, res.Outcome, res.Reason)
 	c.safe(victim, remediate.Result{})
@@ -293,7 +293,7 @@ func (c check) rerunLeftAlone(victim Timeline, res remediate.Result) {
 	}); err != nil {
 		c.t.Fatal(err)
 	}
-	c.remediatorLeftAlone(res, remediate.OutcomeNotStuck, "pod-replaced", "node-pending")
+	c.remediatorLeftAlone(res, remediate.OutcomeRerunByArgo, "pod-replaced", "node-pending")
 	wf, _ := c.awaitPhase(c.exp.Phase)
 	c.safe(victim, remediate.Result{})
 	c.outputsIntact(wf)

@@ -128,6 +128,8 @@ func TestNotifications(t *testing.T) {
 	failed.meta.UIBase = ""
 	dryRun := oomReport(remediate.OutcomeWouldRemediate)
 	dryRun.meta.DryRun = true
+	rerun := oomReport(remediate.OutcomeRerunByArgo)
+	rerun.result.Action, rerun.result.Reason, rerun.result.WorkflowFinished = "", "pod-replaced", time.Time{}
 	repeated := oomReport(remediate.OutcomeRemediated)
 	repeated.result.Previously = true
 
@@ -152,6 +154,9 @@ func TestNotifications(t *testing.T) {
 			[]string{"Remediation failed", "*Outcome*\nfailed", "*Exit code*\nn/a", "*Memory limit*\nn/a",
 				"*Time to recover*\nnot measured", `&lt;etl-nightly-3311720384&gt;: "forbidden" &amp; more`},
 			[]string{"Open in Argo UI", "*Memory:*"}},
+		{"a rerun by Argo is posted with the memory hint", rerun,
+			[]string{"Argo reruns the step with the same resources", "*Outcome*\nrerun-by-argo", "*Suggested limit:* 128Mi",
+				"decision pod-replaced"}, nil},
 		{"not-stuck is not posted", oomReport(remediate.OutcomeNotStuck), nil, nil},
 		{"workflow-gone is not posted", oomReport(remediate.OutcomeWorkflowGone), nil, nil},
 		{"already-complete is not posted", oomReport(remediate.OutcomeAlreadyComplete), nil, nil},

@@ -16,8 +16,9 @@ import (
 // TestWatchMetricsFollowAStuckNodeAndItsRescue runs `remediator watch` as a
 // process, scrapes its /metrics (parsed by Prometheus's own parser) and
 // sees them change: a node held by its false task result shows as stuck;
-// a Job's run (another process) rescues it and fails to notify, which the
-// watch counts from that run's Events; the workflow's end is timed; the
+// a Job's run for an earlier pod finds the step rerun by Argo; a Job's run
+// (another process) rescues it and fails to notify; the watch counts both
+// from those runs' Events; the workflow's end is timed; the
 // next sweep finds nothing stuck.
 func TestWatchMetricsFollowAStuckNodeAndItsRescue(t *testing.T) {
 	ctx := context.Background()
@@ -72,6 +73,16 @@ func TestWatchMetricsFollowAStuckNodeAndItsRescue(t *testing.T) {
 		t.Error("a rescue counted before any")
 	}
 
+	// A Job triggered by an earlier pod of the node (another UID) finds the
+	// step running again in the pod there now: Argo reruns it. Nothing is
+	// written; the run's Event counts the rerun.
+	earlier := support.Run(t, env.Binary, s.Env(env.Config, "", map[string]string{
+		"REMEDIATOR_POD_UID": "0b6f4a39-86d4-4a43-9c53-1c7f0d1b2f11",
+	}))
+	if earlier.Code != 0 || earlier.Finished()["outcome"] != "rerun-by-argo" {
+		t.Fatalf("the earlier pod's Job ended %d, %v; want 0, rerun-by-argo", earlier.Code, earlier.Finished())
+	}
+
 	// The pod vanishes; the Sensor's Job (grace 1 s) rescues the node and
 	// cannot deliver its CloudEvent; the controller (played) ends the
 	// workflow.
@@ -92,8 +103,9 @@ func TestWatchMetricsFollowAStuckNodeAndItsRescue(t *testing.T) {
 		rescued, _ := m.Value("argo_oom_remediator_rescues_total", "namespace", ns, "outcome", "remediated", "trigger", "deleted")
 		timed, _ := m.Value("argo_oom_remediator_oom_to_terminal_seconds")
 		failed, _ := m.Value("argo_oom_remediator_notification_failures_total", "kind", "node")
+		reran, _ := m.Value("argo_oom_remediator_rescues_total", "namespace", ns, "outcome", "rerun-by-argo", "trigger", "OOMKilled")
 		_, stuck := m.Value("argo_oom_remediator_stuck_nodes", nsLabel...)
-		return rescued == 1 && timed == 1 && failed == 1 && !stuck
+		return rescued == 1 && reran == 1 && timed == 1 && failed == 1 && !stuck
 	})
 	h := m["argo_oom_remediator_oom_to_terminal_seconds"].GetMetric()[0].GetHistogram()
 	wf, err := env.Argo.ArgoprojV1alpha1().Workflows(ns).Get(ctx, s.WF.Name, metav1.GetOptions{})
