@@ -2,8 +2,10 @@ package events
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	standardk8s "github.com/argoproj/argo-events/pkg/sensors/triggers/standard-k8s"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,6 +77,34 @@ func TestJobOnAPIServer(t *testing.T) {
 			}
 			if job.Labels["events.argoproj.io/sensor"] != sensor.Name {
 				t.Errorf("labels = %v, want the trigger's events.argoproj.io/* labels too", job.Labels)
+			}
+		})
+	}
+
+	// Issue 12 (honest trigger metrics): argo-events v1.9.10 counts every
+	// error Execute returns as a failed action. The other operations do
+	// not avoid one for a second event of the same pod: update and patch
+	// create when the Job is missing, but otherwise change the stored Job,
+	// and the DELETE event's Job differs from the UPDATE's (REMEDIATOR_REASON,
+	// the wait's evidence) inside spec.template, which the API server keeps
+	// immutable. (Only a redelivery of the very same event passes.) So the
+	// shipped create, whose AlreadyExists names the
+	// duplicate exactly, stays; docs/operate.md says which metric to alert on.
+	for _, op := range []v1alpha1.KubernetesResourceOperation{v1alpha1.Update, v1alpha1.Patch} {
+		t.Run("operation-"+string(op), func(t *testing.T) {
+			trigger := sensor.Spec.Triggers[0]
+			trigger.Template = trigger.Template.DeepCopy()
+			trigger.Template.K8s.Operation = op
+			saved := sensor.Spec.Triggers
+			sensor.Spec.Triggers = []v1alpha1.Trigger{trigger}
+			defer func() { sensor.Spec.Triggers = saved }()
+			// The same event again (a redelivery) rewrites the Job as it is.
+			if err := execute(t, update("oom-main", "running", "main-oomkilled")); err != nil {
+				t.Errorf("%s with the same UPDATE again: %v, want no error", op, err)
+			}
+			err := execute(t, deletion("oom-main"))
+			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "field is immutable") {
+				t.Errorf("%s for the DELETE event: got %v, want Invalid: field is immutable (spec.template)", op, err)
 			}
 		})
 	}
