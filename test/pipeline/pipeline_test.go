@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,13 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("Slack message lacks field %q; fields: %q", want, fields)
 		}
 	}
+	// The memory hint, from the OOMKilled container the Job's remediator
+	// read (limit 64Mi → 128Mi).
+	for _, want := range []string{"*Memory:* container `main`", "was OOMKilled at limit 64Mi", "*Suggested limit:* 128Mi", "podSpecPatch"} {
+		if !strings.Contains(msg.Blocks, want) {
+			t.Errorf("Slack message lacks the memory hint's %q; blocks: %s", want, msg.Blocks)
+		}
+	}
 	if msg.Channel != "argo-alerts" || msg.Token != slackToken {
 		t.Errorf("Slack message to channel %q with token %q", msg.Channel, msg.Token)
 	}
@@ -72,7 +80,7 @@ func TestPipeline(t *testing.T) {
 	if u := slack.unknownCalls(); len(u) > 0 {
 		t.Errorf("unexpected Slack API calls: %v", u)
 	}
-	t.Logf("Slack message: %s", msg.Text)
+	t.Logf("Slack message (thread %s/%s): %s\nblocks: %s", p.NS, name, msg.Text, msg.Blocks)
 	if log, err := os.ReadFile(js[0].LogPath); err == nil {
 		t.Logf("remediator (Job %s) log:\n%s", js[0].Name, log)
 	}
