@@ -20,7 +20,7 @@ func inputOf(s snapshot, node wfv1.NodeStatus, known bool, t Target, mem *podMem
 		in.Node = decide.NodeOffloaded
 	case node.Phase == wfv1.NodePending:
 		in.Node = decide.NodePending
-	case node.Fulfilled():
+	case wfstatus.Finished(node):
 		in.Node = decide.NodeCompleted
 	default:
 		in.Node = decide.NodeActive

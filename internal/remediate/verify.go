@@ -64,7 +64,7 @@ func movedOn(wf *wfstatus.Workflow, nodeID string) bool {
 	if ok && !done {
 		return false
 	}
-	running, err := wf.Nodes.Any(func(n wfv1.NodeStatus) bool { return !n.Fulfilled() })
+	running, err := wf.Nodes.Any(func(n wfv1.NodeStatus) bool { return !wfstatus.Finished(n) })
 	if err != nil {
 		// Offloaded (or unreadable) nodes: the entry the controller copied
 		// from the task result is all the object tells.

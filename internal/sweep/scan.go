@@ -199,7 +199,7 @@ func suspectNodes(wf *wfstatus.Workflow) (suspects, error) {
 	}
 	sus.nodes = nodes
 	for _, id := range falseIDs {
-		if node, ok := nodes[id]; ok && node.Fulfilled() {
+		if node, ok := nodes[id]; ok && wfstatus.Finished(node) {
 			sus.ids = append(sus.ids, id)
 		}
 	}

@@ -81,7 +81,7 @@ func TestNodesWhereverTheControllerKeepsThem(t *testing.T) {
 				if err != nil || !failed {
 					t.Fatalf("Any(failed) = %v, %v; want true", failed, err)
 				}
-				running, err := w.Nodes.Any(func(n wfv1.NodeStatus) bool { return !n.Fulfilled() })
+				running, err := w.Nodes.Any(func(n wfv1.NodeStatus) bool { return !Finished(n) })
 				if err != nil || running {
 					t.Fatalf("Any(running) = %v, %v; want false", running, err)
 				}

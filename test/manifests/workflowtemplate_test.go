@@ -65,7 +65,7 @@ func TestWorkflowTemplateIsValid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate.ValidateWorkflowTemplate(ts, clusterGetter(ts), wt, validate.ValidateOpts{}); err != nil {
+			if err := validate.ValidateWorkflowTemplate(ts, clusterGetter(ts), wt, nil, validate.ValidateOpts{}); err != nil {
 				t.Errorf("WorkflowTemplate %s: %v", templateName, err)
 			}
 			if !v.clusterWide {
@@ -78,7 +78,7 @@ func TestWorkflowTemplateIsValid(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate.ValidateClusterWorkflowTemplate(ts, clusterGetter(ts), cwt, validate.ValidateOpts{}); err != nil {
+			if err := validate.ValidateClusterWorkflowTemplate(ts, clusterGetter(ts), cwt, nil, validate.ValidateOpts{}); err != nil {
 				t.Errorf("ClusterWorkflowTemplate %s: %v", templateName, err)
 			}
 			if !reflect.DeepEqual(wt.Spec, cwt.Spec) {
@@ -129,7 +129,7 @@ func TestSubmitFromTemplate(t *testing.T) {
 					if err := setParameters(wf, tc.params); err != nil {
 						t.Fatal(err)
 					}
-					err := validate.ValidateWorkflow(ts, clusterGetter(ts), wf, validate.ValidateOpts{Submit: true})
+					err := validate.ValidateWorkflow(ts, clusterGetter(ts), wf, nil, validate.ValidateOpts{Submit: true})
 					switch {
 					case tc.wantErr == "" && err != nil:
 						t.Fatalf("submit -p %s: %v", strings.Join(tc.params, " -p "), err)
