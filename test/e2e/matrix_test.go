@@ -37,9 +37,6 @@ func TestMatrix(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Run(s.Name+"/"+v, func(t *testing.T) {
-				if s.Unmeasured && !UnmeasuredEnabled() {
-					t.Skip("unmeasured scenario: never run against the controllers yet; E2E_UNMEASURED=1 runs it")
-				}
 				t.Parallel()
 				began := time.Now()
 				c := startCheck(t, v, s, exp)

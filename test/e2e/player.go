@@ -307,7 +307,11 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		if err := after(ctx, p.upload()); err != nil {
 			return err
 		}
-		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil {
+		// By then the step may have rerun and the workflow ended: v3.7.18
+		// deletes the task results of a completed workflow, and the real
+		// executor's write would find none (its outputs are then those of
+		// the rerun, which the outputs check reads from the node).
+		if err := p.k.FinalizeOutput(ctx, p.ns, tl.NodeID, outputsOf(tl)); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 		p.mark(&tl.WaitEnding)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"os"
 	"time"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
@@ -127,17 +126,7 @@ type Scenario struct {
 	// remediator's default 30 s matches the pod's default
 	// terminationGracePeriodSeconds).
 	Grace time.Duration
-	// Unmeasured: written from the controllers' source but never yet run
-	// against them (issue 13's alternative scenarios, added while no
-	// controller could be built): the matrix and TestLoweredTimeouts run it
-	// only with E2E_UNMEASURED=1 and say so in a skip, until a run has
-	// confirmed its expectations.
-	Unmeasured bool
 }
-
-// UnmeasuredEnabled tells whether E2E_UNMEASURED=1 asks for the unmeasured
-// scenarios too.
-func UnmeasuredEnabled() bool { return os.Getenv("E2E_UNMEASURED") == "1" }
 
 // Scenarios are the rows of the matrix, in the issue's order.
 var Scenarios = []Scenario{
@@ -158,9 +147,9 @@ var Scenarios = []Scenario{
 	// (argo.LoweredTimeout), then finalizes them: with the pod kept, and
 	// with the pod force-deleted while it uploads. And a stall no version
 	// ends quickly: wait exited 0 without finalizing, the pod kept.
-	{Name: "11-slow-upload-pod-kept", Fate: OOMWaitFinishes, Early: true, Upload: SlowUpload, Unmeasured: true},
-	{Name: "12-slow-upload-pod-deleted", Fate: OOMWaitFinishesPodDeleted, Early: true, Upload: SlowUpload, Grace: 30 * time.Second, Unmeasured: true},
-	{Name: "13-wait-exits-unfinalized", Fate: OOMWaitExitsUnfinalized, Unmeasured: true},
+	{Name: "11-slow-upload-pod-kept", Fate: OOMWaitFinishes, Early: true, Upload: SlowUpload},
+	{Name: "12-slow-upload-pod-deleted", Fate: OOMWaitFinishesPodDeleted, Early: true, Upload: SlowUpload, Grace: 30 * time.Second},
+	{Name: "13-wait-exits-unfinalized", Fate: OOMWaitExitsUnfinalized},
 	{Name: "control-no-task-result", Executor: NoReport, Fate: OOMDeletedAtOnce},
 }
 
