@@ -74,26 +74,24 @@ func (p *pipeline) waitJobs(ctx context.Context, done func([]jobRun) bool) error
 
 // firstJob waits for the first Job run for workflow.
 func (p *pipeline) firstJob(ctx context.Context, workflow string) (jobRun, error) {
-	var job jobRun
-	err := p.waitJobs(ctx, func(runs []jobRun) bool {
-		js := jobsOf(runs, workflow)
-		if len(js) > 0 {
-			job = js[0]
-		}
-		return len(js) > 0
-	})
-	return job, err
+	return p.firstJobWhen(ctx, workflow, func(jobRun) bool { return true })
 }
 
 // waitFirstJobDone waits until the first Job run for workflow has ended.
 func (p *pipeline) waitFirstJobDone(ctx context.Context, workflow string) (jobRun, error) {
+	return p.firstJobWhen(ctx, workflow, func(j jobRun) bool { return !j.Done.IsZero() })
+}
+
+// firstJobWhen waits for the first Job run for workflow to satisfy cond.
+func (p *pipeline) firstJobWhen(ctx context.Context, workflow string, cond func(jobRun) bool) (jobRun, error) {
 	var job jobRun
 	err := p.waitJobs(ctx, func(runs []jobRun) bool {
 		js := jobsOf(runs, workflow)
-		if len(js) > 0 {
-			job = js[0]
+		if len(js) == 0 {
+			return false
 		}
-		return len(js) > 0 && !job.Done.IsZero()
+		job = js[0]
+		return cond(job)
 	})
 	return job, err
 }
