@@ -100,11 +100,11 @@ func (k *Case) AwaitWorkflow(ctx context.Context, timeout time.Duration, what st
 	wfs := k.C.Argo.ArgoprojV1alpha1().Workflows(k.NS)
 	sel := fields.OneTermEqualSelector("metadata.name", k.WF.Name).String()
 	lw := &cache.ListWatch{
-		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
 			return wfs.List(ctx, o)
 		},
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel
 			return wfs.Watch(ctx, o)
 		},

@@ -74,8 +74,10 @@ func Play(ctx context.Context, kube kubernetes.Interface, argo versioned.Interfa
 	if err != nil {
 		return nil, err
 	}
-	w, err := watchtools.NewRetryWatcher(list.ResourceVersion, &cache.ListWatch{
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) { return kube.CoreV1().Pods(ns).Watch(ctx, o) }})
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return kube.CoreV1().Pods(ns).Watch(ctx, o)
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +122,8 @@ func (p *Player) watchTaskResults(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := watchtools.NewRetryWatcher(list.ResourceVersion, &cache.ListWatch{
-		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) { return trs.Watch(ctx, o) }})
+	w, err := watchtools.NewRetryWatcherWithContext(ctx, list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return trs.Watch(ctx, o) }})
 	if err != nil {
 		return err
 	}

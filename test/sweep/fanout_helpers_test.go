@@ -304,9 +304,8 @@ type taskResultWrites struct {
 func watchTaskResults(tb testing.TB, c *cluster.Cluster, ns, fromRV string) *taskResultWrites {
 	tb.Helper()
 	trs := c.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns)
-	w, err := watchtools.NewRetryWatcher(fromRV, &cache.ListWatch{WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
-		return trs.Watch(context.Background(), o)
-	}})
+	w, err := watchtools.NewRetryWatcherWithContext(context.Background(), fromRV, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) { return trs.Watch(ctx, o) }})
 	if err != nil {
 		tb.Fatal(err)
 	}
