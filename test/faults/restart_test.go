@@ -41,13 +41,26 @@ type ending struct {
 	outcome    remediate.Outcome
 	decision   decide.Reason
 	wantWrites int
+	// orEnded: the run may also find the workflow already complete, with
+	// no write: when the stand-in controller ends it between the label's
+	// flip and the run's next read (a timing the test does not control).
+	orEnded bool
+}
+
+// accepts tells whether a run that ended with outcome and decision
+// matches end.
+func (end ending) accepts(outcome, decision string) bool {
+	if outcome == string(end.outcome) && decision == string(end.decision) {
+		return true
+	}
+	return end.orEnded && outcome == string(remediate.OutcomeAlreadyComplete)
 }
 
 var (
-	oomKilled = ending{"OOMKilled", oomKill, remediate.OutcomeRemediated, decide.ReasonWaitTerminated, 1}
+	oomKilled = ending{"OOMKilled", oomKill, remediate.OutcomeRemediated, decide.ReasonWaitTerminated, 1, false}
 	// healthy: the wait container finalizes the task result itself; the
 	// remediator must write nothing.
-	healthy = ending{"WaitFinishes", finishNormally, remediate.OutcomeNotStuck, decide.ReasonTaskResultComplete, 0}
+	healthy = ending{"WaitFinishes", finishNormally, remediate.OutcomeNotStuck, decide.ReasonTaskResultComplete, 0, true}
 )
 
 // TestAPIServerRestart stops kube-apiserver while the binary waits on its
@@ -149,11 +162,16 @@ func checkEnd(t *testing.T, s *support.Stuck, p *support.Proxy, pr *process, end
 		t.Fatalf("exit code %d, want 0", code)
 	}
 	line := pr.Finished()
-	if line["outcome"] != string(end.outcome) || line["decision"] != string(end.decision) {
+	outcome, _ := line["outcome"].(string)
+	decision, _ := line["decision"].(string)
+	if !end.accepts(outcome, decision) {
 		t.Errorf("log: outcome %v (%v), want %s (%s)", line["outcome"], line["decision"], end.outcome, end.decision)
 	}
-	if ev := pr.event(); ev.Outcome != string(end.outcome) || ev.Decision != string(end.decision) {
-		t.Errorf("CloudEvent: outcome %s (%s), want %s (%s)", ev.Outcome, ev.Decision, end.outcome, end.decision)
+	if ev := pr.event(); ev.Outcome != outcome || ev.Decision != decision {
+		t.Errorf("CloudEvent: outcome %s (%s), the log's %s (%s)", ev.Outcome, ev.Decision, outcome, decision)
+	}
+	if outcome == string(remediate.OutcomeAlreadyComplete) {
+		t.Logf("the workflow ended before the run's next read: %s (%s)", outcome, decision)
 	}
 	if w := p.TaskResultWrites(pr.Started()); len(w) != end.wantWrites {
 		t.Errorf("%d writes of the task result (%s), want %d", len(w), support.Summary(w), end.wantWrites)
