@@ -34,7 +34,7 @@ func Decide(in Input) Decision {
 		// The wait container may still create it, or the state is unknown.
 		return Decision{Action: Wait, Reason: ReasonNodeActive}
 	}
-	if in.Node != NodeCompleted && in.Node != NodeOffloaded {
+	if in.Node != NodeCompleted && in.Node != NodeOffloaded && !earlyProof(in) {
 		// The controller has not settled the node; it will once it sees
 		// the pod's end. Acting earlier could race a healthy executor.
 		// (An offloaded node's phase cannot be read: the pod's evidence
@@ -65,6 +65,16 @@ func podProven(in Input) Pod {
 		return PodWaitTerminated
 	}
 	return in.Pod
+}
+
+// earlyProof tells whether an active node may be written before the
+// controller settles it: this pod's wait container is proven terminated
+// (read, or shown by the triggering event; never the grace) and the
+// controller does not track the node's task result itself (v3.5, v3.6),
+// so the write cannot turn a rerun into a failure. in.Pod is already
+// folded with the event's evidence.
+func earlyProof(in Input) bool {
+	return in.Node == NodeActive && in.Sync == SyncUntracked && in.Pod == PodWaitTerminated
 }
 
 // waitEnded tells whether the pod shows that its wait container can no

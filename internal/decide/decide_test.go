@@ -151,6 +151,48 @@ func TestDecide(t *testing.T) {
 		{"event proof does not make an unknown pod state writable",
 			Input{Node: NodeCompleted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: Pod(9), Event: EventWaitTerminated},
 			Decision{Action: Wait, Reason: ReasonWaitRunning}},
+
+		// Issue 13, acting at proof time: an active node whose controller
+		// does not track taskResultSynced (v3.5, v3.6).
+		{"v3.5/v3.6: node still running, wait terminated: act at proof time",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"v3.5/v3.6: node still running, pod gone at once, the event proved wait terminated",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"v3.5/v3.6: node still running, legacy path, event proof: create",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitRunning, Event: EventWaitTerminated},
+			Decision{Action: Create, Reason: ReasonWaitTerminated}},
+		{"v3.5/v3.6: node still running, pod gone long ago but no proof: the grace is not proof enough before the node settles",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.5/v3.6: node still running, wait running",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.5/v3.6: node still running, no task result, no false entry: wait may still create it",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.7+/v4: node still running, pod gone, event proof: wait, the controller may rerun the step",
+			Input{Node: NodeActive, Sync: SyncTracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.7+/v4: node still running, wait terminated: wait for the node",
+			Input{Node: NodeActive, Sync: SyncTracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"controller unknown: node still running, wait terminated: wait for the node",
+			Input{Node: NodeActive, Sync: SyncUnknown, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"a sync value the decision does not know: no early write",
+			Input{Node: NodeActive, Sync: NodeSync(5), TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.5/v3.6: node pending, wait terminated: never (a rerun's pod)",
+			Input{Node: NodePending, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonNodePending}},
+		{"v3.5/v3.6: node still running, replaced pod, event proof: never",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced, Event: EventWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonPodReplaced}},
+		{"v3.5/v3.6: node still running, task result complete",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultComplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Skip, Reason: ReasonTaskResultComplete}},
 		{"offloaded node, replacement pod: the step reruns",
 			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
 			Decision{Action: Skip, Reason: ReasonPodReplaced}},
@@ -200,6 +242,33 @@ func TestEventProofOnlyForThisPod(t *testing.T) {
 	}
 }
 
+// TestEarlyWriteOnlyOnProofForUntrackedNodes: a write on a node that has
+// not completed happens only for a running node of a v3.5/v3.6 controller
+// with this pod's wait proven terminated, and the same input with the node
+// tracked (v3.7+) or unknown is never written.
+func TestEarlyWriteOnlyOnProofForUntrackedNodes(t *testing.T) {
+	for _, in := range allInputs() {
+		if in.Node == NodeCompleted || in.Node == NodeOffloaded {
+			continue
+		}
+		d := Decide(in)
+		writes := d.Action == Complete || d.Action == Create
+		if writes && (in.Node != NodeActive || in.Sync != SyncUntracked) {
+			t.Errorf("Decide(%+v) = %v: an early write outside v3.5/v3.6 running nodes", in, d)
+		}
+		if writes && in.Pod != PodWaitTerminated && in.Event != EventWaitTerminated {
+			t.Errorf("Decide(%+v) = %v: an early write without proof", in, d)
+		}
+		for _, other := range []NodeSync{SyncUnknown, SyncTracked} {
+			o := in
+			o.Sync = other
+			if od := Decide(o); od.Action == Complete || od.Action == Create {
+				t.Errorf("Decide(%+v) = %v: an early write for a node of sync %d", o, od, other)
+			}
+		}
+	}
+}
+
 func allInputs() []Input {
 	var out []Input
 	for _, node := range []NodePhase{NodeActive, NodePending, NodeCompleted, NodeOffloaded} {
@@ -209,7 +278,9 @@ func allInputs() []Input {
 					for _, ev := range []Event{EventSilent, EventWaitTerminated} {
 						for _, since := range []time.Duration{-time.Second, 0, grace - time.Nanosecond, grace, 2 * grace} {
 							for _, g := range []time.Duration{0, grace} {
-								out = append(out, Input{Node: node, TaskResult: tr, Entry: e, Pod: p, Event: ev, SinceWaitAlive: since, Grace: g})
+								for _, sync := range []NodeSync{SyncUnknown, SyncTracked, SyncUntracked} {
+									out = append(out, Input{Node: node, Sync: sync, TaskResult: tr, Entry: e, Pod: p, Event: ev, SinceWaitAlive: since, Grace: g})
+								}
 							}
 						}
 					}

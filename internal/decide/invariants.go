@@ -11,7 +11,7 @@ func CheckInvariants(in Input, d Decision) error {
 	switch {
 	case writes && waitMayWrite:
 		return fmt.Errorf("decide: %v while the wait container may still write (%+v)", d, in)
-	case writes && in.Node != NodeCompleted && in.Node != NodeOffloaded:
+	case writes && in.Node != NodeCompleted && in.Node != NodeOffloaded && !provenEarly(in):
 		return fmt.Errorf("decide: %v for a node that has not completed (%+v)", d, in)
 	case d.Action == Complete && in.TaskResult != TaskResultIncomplete:
 		return fmt.Errorf("decide: complete without an incomplete task result (%+v)", in)
@@ -43,4 +43,17 @@ func waitCannotWrite(in Input) bool {
 		return proven || in.Grace <= 0 || in.SinceWaitAlive >= in.Grace
 	}
 	return false
+}
+
+// provenEarly states, independently of Decide, when a node that has not
+// completed may be written: it is running (not pending, not of an unknown
+// phase), the controller does not track its task result in the node
+// (v3.5/v3.6), and this pod's wait container is proven terminated by a
+// read or by the event, never by the grace.
+func provenEarly(in Input) bool {
+	if in.Node != NodeActive || in.Sync != SyncUntracked {
+		return false
+	}
+	return in.Pod == PodWaitTerminated ||
+		(in.Event == EventWaitTerminated && (in.Pod == PodWaitRunning || in.Pod == PodGone))
 }

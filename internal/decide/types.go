@@ -82,9 +82,35 @@ const (
 	EventWaitTerminated
 )
 
+// NodeSync is whether the controller tracks the node's task result in the
+// node itself (the node's taskResultSynced field). It tells controllers
+// apart where that changes what an early write does.
+type NodeSync int
+
+const (
+	// SyncUnknown: not known (an offloaded node, a caller that did not
+	// say). Never an early write.
+	SyncUnknown NodeSync = iota
+	// SyncTracked: the node carries taskResultSynced (controllers v3.7+
+	// and v4). Such a controller re-creates a vanished pod of an unsynced
+	// node (the step reruns); a label flipped before it settles the node
+	// marks it synced and turns that rerun into an Error. So no write
+	// before the node completes.
+	SyncTracked
+	// SyncUntracked: the pod node has no taskResultSynced (controllers
+	// v3.5 and v3.6). They copy the label before they settle the node from
+	// the pod and never rerun a vanished pod, so once this pod's wait
+	// container is proven terminated a write need not wait for the node
+	// to complete (docs/proof-time.md).
+	SyncUntracked
+)
+
 // Input is everything the decision depends on.
 type Input struct {
-	Node       NodePhase
+	Node NodePhase
+	// Sync says whether the node carries taskResultSynced; it matters only
+	// for an active node.
+	Sync       NodeSync
 	TaskResult TaskResult
 	Entry      StatusEntry
 	Pod        Pod

@@ -26,6 +26,15 @@ func inputOf(s snapshot, node wfv1.NodeStatus, known bool, t Target, mem *podMem
 		in.Node = decide.NodeActive
 	}
 	switch {
+	case !known:
+		in.Sync = decide.SyncUnknown
+	case node.TaskResultSynced != nil:
+		// Written by a v3.7+ controller: it may rerun a vanished pod.
+		in.Sync = decide.SyncTracked
+	default:
+		in.Sync = decide.SyncUntracked
+	}
+	switch {
 	case s.tr == nil:
 		in.TaskResult = decide.TaskResultMissing
 	case s.tr.Labels[LabelCompleted] == "true":

@@ -194,6 +194,18 @@ func (k *Case) Target(tl Timeline, trigger string) remediate.Target {
 		PodUID: string(tl.PodUID), Trigger: trigger}
 }
 
+// TriggeredBy is the target of the Job the shipped Sensor creates for the
+// pod event that tl was snapshot at: with the wait container's evidence
+// when that event showed it terminated (REMEDIATOR_WAIT_EXIT_CODE and
+// REMEDIATOR_WAIT_FINISHED_AT).
+func (k *Case) TriggeredBy(tl Timeline, trigger string) remediate.Target {
+	t := k.Target(tl, trigger)
+	if !tl.WaitEnded.IsZero() {
+		t.Wait = remediate.WaitEvidence{Terminated: true, ExitCode: tl.WaitExitCode, FinishedAt: tl.WaitEnded}
+	}
+	return t
+}
+
 // TaskResults lists the namespace's task results by name.
 func (k *Case) TaskResults(ctx context.Context) (map[string]wfv1.WorkflowTaskResult, error) {
 	list, err := k.C.Argo.ArgoprojV1alpha1().WorkflowTaskResults(k.NS).List(ctx, metav1.ListOptions{})

@@ -65,6 +65,7 @@ const (
 	whyRerunRace          = whyRerun + "; under load the controller sometimes marks the node Error \"pod deleted\" and ends the workflow Error before it re-creates the pod (seen on a loaded 2-core machine): both leave nothing stuck"
 	whyCompressed         = "; with the nodes in status.compressedNodes the controller behaves as with them inline"
 	whyV4WaitExitThenGone = "v4.0.5 marks the entry complete on the wait's exit 137 but, as v3.7 with the pod kept, does not end the workflow in that pass; the next reconcile (10 s later) finds the pod deleted 5 s after the node failed and ends node and workflow Error \"pod deleted\" (measured: workflow terminal ~20 s after the OOM)"
+	whyProofTime          = "; on v3.5/v3.6 (nodes without taskResultSynced) the remediator writes as soon as it sees the wait terminated, before the node settles (docs/proof-time.md): it or the controller's own reconcile completes the entry first"
 	whyEarly              = "; the remediator, started at main's OOM while wait lives on, waits for the wait's end"
 	whySlowUploadKept     = "the controller keeps the node Running while the pod's wait container runs (assessNodeStatus: \"wait container is not yet terminated\"), so no timeout starts; wait reports its output after SlowUpload and exits 0: the remediator waits and writes nothing"
 	whySlowUploadGone     = "the pod vanishes while wait uploads: the node ends Error \"pod deleted\" with its task result false, and no escape fires before the wait reports its output SlowUpload later (2 min on v3.5.12+/v3.6); the workflow then ends with the output; the remediator's grace (30 s) outlasts the upload: it writes nothing"
@@ -149,8 +150,8 @@ var Expectations = map[string]map[string]Expectation{
 	},
 	"10-early-oom-pod-kept": {
 		"v3.5.8":  {Stuck, wfv1.WorkflowFailed, "complete", whyGate + whyEarly},
-		"v3.5.13": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
-		"v3.6.15": {Ends, wfv1.WorkflowFailed, "", whyWaitExit + whyEarly},
+		"v3.5.13": {Racy, wfv1.WorkflowFailed, "complete", whyWaitExit + whyEarly + whyProofTime},
+		"v3.6.15": {Racy, wfv1.WorkflowFailed, "complete", whyWaitExit + whyEarly + whyProofTime},
 		"v3.7.3":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
 		"v3.7.18": {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},
 		"v4.0.5":  {Racy, wfv1.WorkflowFailed, "complete", whyV37Unsynced + whyEarly},

@@ -103,7 +103,7 @@ func startCheck(t *testing.T, version string, s Scenario, exp Expectation) check
 		go func() {
 			select {
 			case tl := <-fired:
-				res, err := c.rem.Run(context.Background(), k.Target(tl, "OOMKilled"))
+				res, err := c.rem.Run(context.Background(), k.TriggeredBy(tl, "OOMKilled"))
 				c.early <- outcome{res, err}
 			case <-time.After(2 * time.Minute): // receive reports it
 			}

@@ -253,7 +253,7 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		}
 		p.mark(&tl.WaitEnding)
 		_, err := p.k.Succeed(ctx, p.ns, tl.Pod)
-		p.mark(&tl.WaitEnded)
+		p.waitEnded(tl, 0)
 		return err
 	}
 	end := kubelet.WaitKilled
@@ -271,8 +271,11 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		return err
 	}
 	p.mark(&tl.OOM)
-	if end != kubelet.WaitKeepsRunning {
-		p.mark(&tl.WaitEnded)
+	switch end {
+	case kubelet.WaitKilled:
+		p.waitEnded(tl, 137)
+	case kubelet.WaitCompleted:
+		p.waitEnded(tl, 0)
 	}
 	if p.hooks.OOM != nil {
 		p.hooks.OOM(p.snapshot(tl))
@@ -287,7 +290,7 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		if _, err := p.k.WaitExit(ctx, p.ns, tl.Pod, 137); err != nil {
 			return err
 		}
-		p.mark(&tl.WaitEnded)
+		p.waitEnded(tl, 137)
 	}
 	switch fate {
 	case OOMDeletedAtOnce:
@@ -328,7 +331,7 @@ func (p *Player) endPod(ctx context.Context, tl *Timeline, fate Fate) error {
 		}
 		p.mark(&tl.WaitEnding)
 		_, err := p.k.WaitExit(ctx, p.ns, tl.Pod, 0)
-		p.mark(&tl.WaitEnded)
+		p.waitEnded(tl, 0)
 		return err
 	}
 	return nil

@@ -26,6 +26,9 @@ type Timeline struct {
 	// saw); WaitEnded: that report was stored (killed or exited). Deleted:
 	// the pod deleted. Done: the pod's fate played.
 	Started, Running, OOM, WaitEnding, WaitEnded, Deleted, Done time.Time
+	// WaitExitCode is the exit code the pod's status reported for the wait
+	// container at WaitEnded (unset where only the task result told).
+	WaitExitCode int32
 }
 
 // EarlyWrite says why a write to the node's task result at wrote came
@@ -54,6 +57,15 @@ func (p *Player) mark(at *time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	*at = time.Now()
+	p.notify()
+}
+
+// waitEnded records the report of the wait container's end in the pod's
+// status, with its exit code.
+func (p *Player) waitEnded(tl *Timeline, exit int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tl.WaitEnded, tl.WaitExitCode = time.Now(), exit
 	p.notify()
 }
 

@@ -109,7 +109,7 @@ func (r runner) run(ctx context.Context, j job) (s Sample) {
 		go func() {
 			select {
 			case tl := <-fired:
-				res, err := rem.Run(ctx, k.Target(tl, "OOMKilled"))
+				res, err := rem.Run(ctx, k.TriggeredBy(tl, "OOMKilled"))
 				results <- result{res, err}
 			case <-ctx.Done():
 			}
