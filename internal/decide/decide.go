@@ -34,13 +34,19 @@ func Decide(in Input) Decision {
 		// The wait container may still create it, or the state is unknown.
 		return Decision{Action: Wait, Reason: ReasonNodeActive}
 	}
-	if in.Node != NodeCompleted && in.Node != NodeOffloaded && !earlyProof(in) {
+	if in.Node != NodeCompleted && in.Node != NodeOffloaded {
 		// The controller has not settled the node; it will once it sees
-		// the pod's end. Acting earlier could race a healthy executor.
-		// (An offloaded node's phase cannot be read: the pod's evidence
-		// below is all there is, and it alone proves the wait container
-		// can no longer write.)
-		return Decision{Action: Wait, Reason: ReasonNodeActive}
+		// the pod's end. Acting earlier could race a healthy executor, or,
+		// on v3.7+, turn the rerun of a vanished pod into an Error. (An
+		// offloaded node's phase cannot be read: the pod's evidence below
+		// is all there is, and it alone proves the wait container can no
+		// longer write.)
+		if !earlyProof(in) {
+			return Decision{Action: Wait, Reason: ReasonNodeActive}
+		}
+		if young := RecentlyStarted - in.SinceNodeStarted; young > 0 {
+			return Decision{Action: Wait, Reason: ReasonNodeActive, RecheckAfter: young}
+		}
 	}
 	switch in.Pod {
 	case PodWaitTerminated:
@@ -68,11 +74,11 @@ func podProven(in Input) Pod {
 }
 
 // earlyProof tells whether an active node may be written before the
-// controller settles it: this pod's wait container is proven terminated
-// (read, or shown by the triggering event; never the grace) and the
-// controller does not track the node's task result itself (v3.5, v3.6),
-// so the write cannot turn a rerun into a failure. in.Pod is already
-// folded with the event's evidence.
+// controller settles it, once it is older than RecentlyStarted: this pod's
+// wait container is proven terminated (read, or shown by the triggering
+// event; never the grace) and the controller does not track the node's
+// task result itself (v3.5, v3.6), so the write cannot turn a rerun into a
+// failure. in.Pod is already folded with the event's evidence.
 func earlyProof(in Input) bool {
 	return in.Node == NodeActive && in.Sync == SyncUntracked && in.Pod == PodWaitTerminated
 }

@@ -155,23 +155,32 @@ func TestDecide(t *testing.T) {
 		// Issue 13, acting at proof time: an active node whose controller
 		// does not track taskResultSynced (v3.5, v3.6).
 		{"v3.5/v3.6: node still running, wait terminated: act at proof time",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
 			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
 		{"v3.5/v3.6: node still running, pod gone at once, the event proved wait terminated",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
 			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
 		{"v3.5/v3.6: node still running, legacy path, event proof: create",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitRunning, Event: EventWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultMissing, Entry: EntryIncomplete, Pod: PodWaitRunning, Event: EventWaitTerminated},
 			Decision{Action: Create, Reason: ReasonWaitTerminated}},
 		{"v3.5/v3.6: node still running, pod gone long ago but no proof: the grace is not proof enough before the node settles",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, SinceWaitAlive: time.Hour},
 			Decision{Action: Wait, Reason: ReasonNodeActive}},
 		{"v3.5/v3.6: node still running, wait running",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitRunning},
 			Decision{Action: Wait, Reason: ReasonNodeActive}},
 		{"v3.5/v3.6: node still running, no task result, no false entry: wait may still create it",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultMissing, Entry: EntryAbsent, Pod: PodWaitTerminated},
 			Decision{Action: Wait, Reason: ReasonNodeActive}},
+		{"v3.5/v3.6: node started 4 s ago, wait terminated: wait until a missing pod can no longer be re-created",
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: 4 * time.Second, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive, RecheckAfter: RecentlyStarted - 4*time.Second}},
+		{"v3.5/v3.6: node started exactly RecentlyStarted ago, event proof, pod gone: act",
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: RecentlyStarted, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
+			Decision{Action: Complete, Reason: ReasonWaitTerminated}},
+		{"v3.5/v3.6: node start unknown (zero), wait terminated: wait",
+			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Decision{Action: Wait, Reason: ReasonNodeActive, RecheckAfter: RecentlyStarted}},
 		{"v3.7+/v4: node still running, pod gone, event proof: wait, the controller may rerun the step",
 			Input{Node: NodeActive, Sync: SyncTracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodGone, Event: EventWaitTerminated},
 			Decision{Action: Wait, Reason: ReasonNodeActive}},
@@ -188,10 +197,10 @@ func TestDecide(t *testing.T) {
 			Input{Node: NodePending, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
 			Decision{Action: Skip, Reason: ReasonNodePending}},
 		{"v3.5/v3.6: node still running, replaced pod, event proof: never",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced, Event: EventWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced, Event: EventWaitTerminated},
 			Decision{Action: Skip, Reason: ReasonPodReplaced}},
 		{"v3.5/v3.6: node still running, task result complete",
-			Input{Node: NodeActive, Sync: SyncUntracked, TaskResult: TaskResultComplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
+			Input{Node: NodeActive, Sync: SyncUntracked, SinceNodeStarted: time.Minute, TaskResult: TaskResultComplete, Entry: EntryIncomplete, Pod: PodWaitTerminated},
 			Decision{Action: Skip, Reason: ReasonTaskResultComplete}},
 		{"offloaded node, replacement pod: the step reruns",
 			Input{Node: NodeOffloaded, TaskResult: TaskResultIncomplete, Entry: EntryIncomplete, Pod: PodReplaced},
@@ -243,9 +252,9 @@ func TestEventProofOnlyForThisPod(t *testing.T) {
 }
 
 // TestEarlyWriteOnlyOnProofForUntrackedNodes: a write on a node that has
-// not completed happens only for a running node of a v3.5/v3.6 controller
-// with this pod's wait proven terminated, and the same input with the node
-// tracked (v3.7+) or unknown is never written.
+// not completed happens only for a running node of a v3.5/v3.6 controller,
+// started RecentlyStarted ago, with this pod's wait proven terminated, and
+// the same input with the node tracked (v3.7+) or unknown is never written.
 func TestEarlyWriteOnlyOnProofForUntrackedNodes(t *testing.T) {
 	for _, in := range allInputs() {
 		if in.Node == NodeCompleted || in.Node == NodeOffloaded {
@@ -258,6 +267,9 @@ func TestEarlyWriteOnlyOnProofForUntrackedNodes(t *testing.T) {
 		}
 		if writes && in.Pod != PodWaitTerminated && in.Event != EventWaitTerminated {
 			t.Errorf("Decide(%+v) = %v: an early write without proof", in, d)
+		}
+		if writes && in.SinceNodeStarted < RecentlyStarted {
+			t.Errorf("Decide(%+v) = %v: an early write while a missing pod may still be re-created", in, d)
 		}
 		for _, other := range []NodeSync{SyncUnknown, SyncTracked} {
 			o := in
@@ -279,7 +291,9 @@ func allInputs() []Input {
 						for _, since := range []time.Duration{-time.Second, 0, grace - time.Nanosecond, grace, 2 * grace} {
 							for _, g := range []time.Duration{0, grace} {
 								for _, sync := range []NodeSync{SyncUnknown, SyncTracked, SyncUntracked} {
-									out = append(out, Input{Node: node, Sync: sync, TaskResult: tr, Entry: e, Pod: p, Event: ev, SinceWaitAlive: since, Grace: g})
+									for _, age := range []time.Duration{0, RecentlyStarted - time.Nanosecond, RecentlyStarted} {
+										out = append(out, Input{Node: node, Sync: sync, SinceNodeStarted: age, TaskResult: tr, Entry: e, Pod: p, Event: ev, SinceWaitAlive: since, Grace: g})
+									}
 								}
 							}
 						}

@@ -47,11 +47,12 @@ func waitCannotWrite(in Input) bool {
 
 // provenEarly states, independently of Decide, when a node that has not
 // completed may be written: it is running (not pending, not of an unknown
-// phase), the controller does not track its task result in the node
-// (v3.5/v3.6), and this pod's wait container is proven terminated by a
-// read or by the event, never by the grace.
+// phase), started at least RecentlyStarted ago (a missing pod can no longer
+// be re-created), the controller does not track its task result in the
+// node (v3.5/v3.6), and this pod's wait container is proven terminated by
+// a read or by the event, never by the grace.
 func provenEarly(in Input) bool {
-	if in.Node != NodeActive || in.Sync != SyncUntracked {
+	if in.Node != NodeActive || in.Sync != SyncUntracked || in.SinceNodeStarted < RecentlyStarted {
 		return false
 	}
 	return in.Pod == PodWaitTerminated ||

@@ -105,15 +105,28 @@ const (
 	SyncUntracked
 )
 
+// RecentlyStarted is how long after a node's start an early write waits.
+// A v3.5/v3.6 controller that finds the pod of a running node missing
+// re-creates it (the step reruns) while the node started less than
+// RECENTLY_STARTED_POD_DURATION ago (10 s by default), and marks the node
+// Error "pod deleted" after that. A label flipped before a rerun stays
+// true while the new pod works, so an early write must come when a missing
+// pod can only mean Error: after that window, plus 5 s for the clocks of
+// the controller and the remediator.
+const RecentlyStarted = 15 * time.Second
+
 // Input is everything the decision depends on.
 type Input struct {
 	Node NodePhase
 	// Sync says whether the node carries taskResultSynced; it matters only
 	// for an active node.
-	Sync       NodeSync
-	TaskResult TaskResult
-	Entry      StatusEntry
-	Pod        Pod
+	Sync NodeSync
+	// SinceNodeStarted is how long ago the controller started the node (its
+	// startedAt); it matters only for an early write (see RecentlyStarted).
+	SinceNodeStarted time.Duration
+	TaskResult       TaskResult
+	Entry            StatusEntry
+	Pod              Pod
 	// Event is the triggering event's evidence about this pod's wait
 	// container; it does not count for a replaced pod.
 	Event Event

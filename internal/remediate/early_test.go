@@ -54,6 +54,31 @@ func TestEventProofActsBeforeTheNodeOnV35V36(t *testing.T) {
 	}
 }
 
+// TestProofWaitsOutARecentStart: the node started less than
+// decide.RecentlyStarted ago, when a v3.5/v3.6 controller would still
+// re-create a missing pod: the early write waits for that moment, then
+// comes without any change to watch.
+func TestProofWaitsOutARecentStart(t *testing.T) {
+	wf := runningNode(nil)
+	started := time.Now().Add(-decide.RecentlyStarted + 1500*time.Millisecond) // young even when kept to the second
+	n := wf.Status.Nodes[nodeID]
+	n.StartedAt.Time = started
+	wf.Status.Nodes[nodeID] = n
+	e := newEnv(t, nil, wf, fixtures.TaskResult(wf, nodeID, false))
+	e.opts.Grace, e.opts.Deadline = time.Hour, 2*time.Hour
+	done := e.run(context.Background(), proven())
+	waitFor(t, "the early write", func() bool { return len(e.writes()) > 0 })
+	e.actAsController(t)
+	o := receive(t, done)
+	if o.err != nil || o.res.Outcome != OutcomeRemediated {
+		t.Fatalf("got %+v, %v; want remediated", o.res, o.err)
+	}
+	// StartedAt is kept to the second by the API types' JSON.
+	if age := o.res.Acted.Sub(started.Truncate(time.Second)); age < decide.RecentlyStarted {
+		t.Errorf("written %s after the node's start; want at least %s", age, decide.RecentlyStarted)
+	}
+}
+
 // TestProofWaitsForTheNodeOnV37: the same, but the node carries
 // taskResultSynced (v3.7+/v4): a write now would turn the controller's
 // rerun of the vanished pod into an Error, so the run waits for the node

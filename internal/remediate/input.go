@@ -34,6 +34,9 @@ func inputOf(s snapshot, node wfv1.NodeStatus, known bool, t Target, mem *podMem
 	default:
 		in.Sync = decide.SyncUntracked
 	}
+	if !node.StartedAt.IsZero() {
+		in.SinceNodeStarted = now.Sub(node.StartedAt.Time)
+	}
 	switch {
 	case s.tr == nil:
 		in.TaskResult = decide.TaskResultMissing

@@ -234,6 +234,9 @@ func (p *Player) play(ctx context.Context, tl *Timeline) error {
 		if p.hooks.Running != nil {
 			p.hooks.Running(p.snapshot(tl))
 		}
+		if err := after(ctx, p.s.RunFor); err != nil {
+			return err
+		}
 	}
 	if err := p.endPod(ctx, tl, fate); err != nil {
 		return err

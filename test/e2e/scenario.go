@@ -126,6 +126,9 @@ type Scenario struct {
 	// remediator's default 30 s matches the pod's default
 	// terminationGracePeriodSeconds).
 	Grace time.Duration
+	// RunFor: how long the victim's main runs, once its node is Running,
+	// before its fate (0: at once). The bench's -run-for sets it.
+	RunFor time.Duration
 }
 
 // Scenarios are the rows of the matrix, in the order.

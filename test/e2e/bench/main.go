@@ -39,6 +39,7 @@ func main() {
 	stallCap := flag.Duration("stall-cap", 12*time.Minute, "cap of upstream's default on 13-wait-exits-unfinalized on v3.7.1+ (its 10-min TASK_RESULT_TIMEOUT_DURATION)")
 	lowered := flag.Duration("lowered", argo.LoweredTimeout, "TASK_RESULT_TIMEOUT_DURATION and RECENTLY_DELETED_POD_DURATION in the lowered mode")
 	grace := flag.Duration("grace", 30*time.Second, "the remediator's grace for a vanished pod (REMEDIATOR_GRACE_PERIOD; 30s is its default)")
+	runFor := flag.Duration("run-for", 0, "how long the victim's main runs before its fate (0: at once); a real OOM comes after a while, which v3.5/v3.6's early write needs (decide.RecentlyStarted); the scenario is then named <name>@run-<d>")
 	raw := flag.String("raw", "bench.jsonl", "file the samples are appended to")
 	tableFrom := flag.String("table-from", "", "print the table of the samples in this file and exit")
 	logDir := flag.String("log-dir", "", "controller and remediator logs (default: a temporary directory)")
@@ -70,6 +71,10 @@ func main() {
 					s, ok := e2e.ScenarioNamed(sc)
 					if !ok {
 						check(fmt.Errorf("no scenario %q", sc))
+					}
+					if *runFor > 0 {
+						s.RunFor = *runFor
+						s.Name += "@run-" + runFor.String()
 					}
 					jobs = append(jobs, job{Version: v, Scenario: s, Mode: m})
 				}
