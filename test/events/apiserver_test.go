@@ -49,12 +49,23 @@ func TestJobOnAPIServer(t *testing.T) {
 		return err
 	}
 
-	for _, scenario := range []string{"oom-main", "long-names"} {
+	// The first event that fires creates the Job: the wait's end after
+	// main's OOM, or (long-names: the pod force-deleted while wait ran) the
+	// DELETE.
+	for _, tc := range []struct {
+		scenario string
+		first    podEvent
+		reason   string
+	}{
+		{"oom-main", update("oom-main", "main-oomkilled", "wait-killed"), "OOMKilled"},
+		{"long-names", deletion("long-names"), "deleted"},
+	} {
+		scenario := tc.scenario
 		t.Run(scenario, func(t *testing.T) {
-			if err := execute(t, update(scenario, "running", "main-oomkilled")); err != nil {
+			if err := execute(t, tc.first); err != nil {
 				t.Fatalf("creating the Job for the OOM: %v", err)
 			}
-			for _, again := range []podEvent{update(scenario, "running", "main-oomkilled"), deletion(scenario)} {
+			for _, again := range []podEvent{tc.first, deletion(scenario)} {
 				if err := execute(t, again); !apierrors.IsAlreadyExists(err) {
 					t.Errorf("%s %s: got %v, want AlreadyExists", again.typ, again.atStep, err)
 				}
@@ -66,8 +77,8 @@ func TestJobOnAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the Job is not in the Sensor's namespace: %v", err)
 			}
-			if got := env(job)["REMEDIATOR_REASON"]; got != "OOMKilled" {
-				t.Errorf("REMEDIATOR_REASON = %q, want the first event's OOMKilled", got)
+			if got := env(job)["REMEDIATOR_REASON"]; got != tc.reason {
+				t.Errorf("REMEDIATOR_REASON = %q, want the first event's %s", got, tc.reason)
 			}
 			// The API server keeps the podFailurePolicy (restartPolicy Never)
 			// and defaults the condition pattern's status.
@@ -99,7 +110,7 @@ func TestJobOnAPIServer(t *testing.T) {
 			sensor.Spec.Triggers = []v1alpha1.Trigger{trigger}
 			defer func() { sensor.Spec.Triggers = saved }()
 			// The same event again (a redelivery) rewrites the Job as it is.
-			if err := execute(t, update("oom-main", "running", "main-oomkilled")); err != nil {
+			if err := execute(t, update("oom-main", "main-oomkilled", "wait-killed")); err != nil {
 				t.Errorf("%s with the same UPDATE again: %v, want no error", op, err)
 			}
 			err := execute(t, deletion("oom-main"))

@@ -131,7 +131,8 @@ func all(fs ...func(map[string]any)) func(map[string]any) {
 }
 
 // payloadCases mutate the oom-main pod's OOM UPDATE (running →
-// main-oomkilled) or its DELETE.
+// wait-killed: main's OOM and the wait's end in one update, as a pod-level
+// OOM reports them) or its DELETE.
 func payloadCases() []payloadCase {
 	long := func(n int) string { return strings.Repeat("n", n) }
 	up, del := v1alpha1.UPDATE, v1alpha1.DELETE
@@ -226,7 +227,7 @@ func (c payloadCase) bodies(t *testing.T) (body, oldBody json.RawMessage) {
 		return b
 	}
 	if c.typ == v1alpha1.UPDATE {
-		body, oldBody = enc(pod(t, "oom-main", "main-oomkilled")), enc(pod(t, "oom-main", "running"))
+		body, oldBody = enc(pod(t, "oom-main", "wait-killed")), enc(pod(t, "oom-main", "running"))
 	} else {
 		body, oldBody = enc(pod(t, "oom-main", "deleted")), json.RawMessage("null")
 	}

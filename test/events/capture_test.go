@@ -120,6 +120,7 @@ func scenarios() []scenario {
 				{name: "running", status: kubelet.Running},
 				{name: "prepare-completed", status: kubelet.Terminated("prepare", 0, "Completed")},
 				{name: "train-oomkilled", status: kubelet.Terminated("train", 137, "OOMKilled")},
+				{name: "wait-killed", status: kubelet.Terminated("wait", 137, "Error")},
 			}},
 		{name: "no-node-id", workflow: "legacy", pod: withoutNodeID(argoPod(teamNS, "legacy", "legacy-77812", "legacy", 0)),
 			steps: []step{

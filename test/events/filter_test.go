@@ -45,8 +45,9 @@ func TestRemediationFilter(t *testing.T) {
 		event  podEvent
 		reason string // "": must not fire
 	}{
-		{"OOMKilled transition fires", update("oom-main", "running", "main-oomkilled"), "OOMKilled"},
-		{"later update of an already OOMKilled pod does not fire", update("oom-main", "main-oomkilled", "wait-killed"), ""},
+		{"main OOMKilled while wait still runs does not fire yet", update("oom-main", "running", "main-oomkilled"), ""},
+		{"wait's end after main's OOM fires, with the proof", update("oom-main", "main-oomkilled", "wait-killed"), "OOMKilled"},
+		{"OOM and wait's end in one update (a pod-level OOM) fire", update("oom-main", "running", "wait-killed"), "OOMKilled"},
 		{"deletion marks of an OOMKilled pod do not fire", update("oom-main", "wait-killed", "grace-period-zero"), ""},
 		{"deletion after OOM fires", deletion("oom-main"), "deleted"},
 		{"main completing does not fire", update("succeeded", "running", "main-completed"), ""},
@@ -59,9 +60,10 @@ func TestRemediationFilter(t *testing.T) {
 		{"non-workflow pod OOMKilled does not fire", update("not-a-workflow-pod", "running", "app-oomkilled"), ""},
 		{"init container OOMKilled fires", update("init-oom", "initializing", "init-oomkilled"), "OOMKilled"},
 		{"ContainerSet container completing does not fire", update("containerset-oom", "running", "prepare-completed"), ""},
-		{"ContainerSet container OOMKilled fires", update("containerset-oom", "prepare-completed", "train-oomkilled"), "OOMKilled"},
+		{"ContainerSet container OOMKilled while wait runs does not fire yet", update("containerset-oom", "prepare-completed", "train-oomkilled"), ""},
+		{"ContainerSet: wait's end after the OOM fires", update("containerset-oom", "train-oomkilled", "wait-killed"), "OOMKilled"},
 		{"workflow pod without node-id annotation does not fire", update("no-node-id", "running", "main-oomkilled"), ""},
-		{"long names and unicode: OOMKilled fires", update("long-names", "running", "main-oomkilled"), "OOMKilled"},
+		{"long names and unicode: OOMKilled while wait runs does not fire yet", update("long-names", "running", "main-oomkilled"), ""},
 		{"long names and unicode: deletion fires", deletion("long-names"), "deleted"},
 	}
 	for _, tc := range cases {

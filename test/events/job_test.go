@@ -46,13 +46,15 @@ func TestRemediatorJob(t *testing.T) {
 		// OOMKilled while wait still ran).
 		exit, finished string
 	}{
-		{"OOM update", update("oom-main", "running", "main-oomkilled"), "OOMKilled",
-			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "", ""},
-		{"OOM update delivered again", update("oom-main", "running", "main-oomkilled"), "OOMKilled",
+		{"OOM update (the wait's end after main's OOM)", update("oom-main", "main-oomkilled", "wait-killed"), "OOMKilled",
+			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "137", "2026-11-27T01:22:52Z"},
+		{"OOM update delivered again", update("oom-main", "main-oomkilled", "wait-killed"), "OOMKilled",
+			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "137", "2026-11-27T01:22:52Z"},
+		{"an OOM update with wait running, as rendered (the filter lets it through only once wait ends)", update("oom-main", "running", "main-oomkilled"), "OOMKilled",
 			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "", ""},
 		{"DELETE of the same pod: its last status shows wait killed", deletion("oom-main"), "deleted",
 			podIdentity{"team-a", "etl-nightly", "etl-nightly-3311720384", "etl-nightly-main-3311720384", string(oom.GetUID())}, "137", "2026-11-27T01:22:52Z"},
-		{"long names OOM update", update("long-names", "running", "main-oomkilled"), "OOMKilled",
+		{"long names OOM update, as rendered", update("long-names", "running", "main-oomkilled"), "OOMKilled",
 			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}, "", ""},
 		{"long names DELETE", deletion("long-names"), "deleted",
 			podIdentity{longNS, longWF, longWF + "-1234567890", long.GetName(), string(long.GetUID())}, "", ""},
@@ -95,7 +97,7 @@ func TestRemediatorJob(t *testing.T) {
 	}
 
 	t.Run("spec", func(t *testing.T) {
-		job := renderJob(t, sensor, map[string]cloudevents.Event{dep: update("oom-main", "running", "main-oomkilled").cloudEvent(t)})
+		job := renderJob(t, sensor, map[string]cloudevents.Event{dep: update("oom-main", "main-oomkilled", "wait-killed").cloudEvent(t)})
 		assertJobSpec(t, job)
 	})
 }
