@@ -68,6 +68,7 @@ func BuildChain(r ChainReport, m Meta, now time.Time) (cloudevents.Event, error)
 		Cluster: m.Cluster, Namespace: r.Namespace, Workflow: r.Workflow, WorkflowUID: r.WorkflowUID,
 		NodeID: r.NodeID, NodeName: r.NodeName, NodeMessage: r.NodeMessage, Trigger: TriggerResubmit,
 		Outcome: r.Outcome, WorkflowPhase: r.WorkflowPhase, DryRun: m.DryRun, ChainRoot: c.Root, Chain: &c,
+		MemoryLimit: c.MemoryLimit,
 	}
 	link := r.Workflow // the new workflow when there is one
 	if c.Next != "" {
