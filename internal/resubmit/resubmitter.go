@@ -68,7 +68,9 @@ func (r *Resubmitter) Handle(ctx context.Context, ns, name string, known []strin
 		}
 	}
 	if !opted && !member {
-		return nil, true, nil // not ours: nothing is written, not even a mark
+		// Not ours: nothing is written, not even a mark.
+		r.Log.Info("resubmit: not opted in", "namespace", ns, "workflow", name, "phase", wf.Status.Phase)
+		return nil, true, nil
 	}
 	rescued, err := r.rescued(ctx, wf)
 	if err != nil {
