@@ -41,8 +41,11 @@ func Load() (*Sensor, error) {
 	}
 	path := root + "/sensors/oom-notification.yaml"
 	docs, err := yamldocs.ReadFile(path)
-	if err != nil || len(docs) != 1 {
-		return nil, fmt.Errorf("%s: %d documents, %v", path, len(docs), err)
+	if err != nil {
+		return nil, fmt.Errorf("reading the Sensor: %w", err)
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("%s: %d documents, want 1", path, len(docs))
 	}
 	s := &v1alpha1.Sensor{}
 	if err := json.NewDecoder(bytes.NewReader(docs[0])).Decode(s); err != nil {
