@@ -38,7 +38,9 @@ func TestChainReportSaysWhatWasDone(t *testing.T) {
 			return c.Next == "" && c.Reason == "the chain reached its maximum" && c.Previous == "etl"
 		}},
 		{resubmit.Report{Kind: resubmit.KindEnded, Workflow: succeeded, Decision: resubmit.Decision{Root: "etl", Attempt: 1, Reason: "succeeded"}},
-			func(c notify.Chain) bool { return c.MemoryLimit == "384Mi" && c.Template == "load" && c.Previous == "etl" }},
+			func(c notify.Chain) bool {
+				return c.MemoryLimit == "384Mi" && c.Template == "load" && c.Previous == "etl"
+			}},
 	} {
 		ev, err := notify.BuildChain(chainReport(c.rep, 3, "16Gi"), notify.Meta{Cluster: "prod"}, time.Now())
 		if err != nil {
