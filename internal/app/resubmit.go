@@ -30,6 +30,9 @@ func (r *runner) reportChain(ctx context.Context, rep resubmit.Report) {
 	cr := chainReport(rep, r.cfg.ResubmitMaxAttempts.Value, r.cfg.ResubmitMaxMemory.Value.String())
 	r.deps.Log.Info("resubmit: "+rep.Kind, "namespace", cr.Namespace, "workflow", cr.Workflow, "phase", cr.WorkflowPhase,
 		"next", cr.Chain.Next, "memory", cr.Chain.NewMemoryLimit, "reason", cr.Chain.Reason, "attempt", cr.Chain.Attempt)
+	if r.watching != nil {
+		r.watching.m.Resubmits.WithLabelValues(cr.Namespace, resubmitOutcome(rep)).Inc()
+	}
 	ev, err := notify.BuildChain(cr, notify.Meta{Cluster: r.cfg.ClusterName, UIBase: r.cfg.ArgoUIURL}, r.deps.Clock.Now())
 	if err == nil {
 		err = r.sender.Send(ctx, ev)
@@ -72,4 +75,17 @@ func chainReport(rep resubmit.Report, maxAttempts int, maxMemory string) notify.
 		}
 	}
 	return cr
+}
+
+// resubmitOutcome is the metrics' outcome of a report.
+func resubmitOutcome(rep resubmit.Report) string {
+	switch {
+	case rep.Kind == resubmit.KindResubmitted:
+		return "resubmitted"
+	case rep.Kind == resubmit.KindStopped:
+		return "stopped"
+	case rep.Workflow.Status.Phase == "Succeeded":
+		return "succeeded"
+	}
+	return "failed"
 }

@@ -148,6 +148,23 @@ func TestResubmitChainsUnderV358(t *testing.T) {
 		}
 	}
 
+	// The watch counts what it did.
+	var base string
+	for _, l := range support.JSONLines(w.Log()) {
+		if l["msg"] == "watching" {
+			base, _ = l["address"].(string)
+		}
+	}
+	m, err := support.Scrape(ctx, "http://"+base+"/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for outcome, want := range map[string]float64{"resubmitted": 5, "stopped": 1, "succeeded": 1, "failed": 0} {
+		if got, _ := m.Value("argo_oom_remediator_resubmits_total", "namespace", ns, "outcome", outcome); got != want {
+			t.Errorf("resubmits_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+
 	// The reports, as the sink got them (each validated against the
 	// schema), and the Slack threads they make.
 	sensor, err := slackthread.Load()
