@@ -41,6 +41,10 @@ func (r *runner) watch(ctx context.Context) error {
 	})
 	terminal := &watch.Terminal{Workflows: wfstatus.NewReader(r.deps.Argo), Metrics: m, Log: r.deps.Log}
 	events := &watch.Events{Kube: r.deps.Kube, Namespace: r.cfg.Namespace, Metrics: m, Terminal: terminal, Log: r.deps.Log}
+	chains := r.resubmitter()
+	if chains != nil {
+		events.Rescued = func(ns, wf, node string) { chains.Rescued(ns, wf, node, r.deps.Clock.Now()) }
+	}
 	wg.Go(func() { events.Run(ctx) })
 	defer func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -49,7 +53,7 @@ func (r *runner) watch(ctx context.Context) error {
 		wg.Wait()
 	}()
 	r.deps.Log.Info("watching", "address", ln.Addr().String(), "interval", r.cfg.WatchInterval.String(),
-		"namespace", r.cfg.Namespace)
+		"namespace", r.cfg.Namespace, "resubmit", chains != nil)
 
 	sweeps := r.deps.Clock.NewTicker(r.cfg.WatchInterval.Duration)
 	defer sweeps.Stop()
@@ -67,6 +71,9 @@ func (r *runner) watch(ctx context.Context) error {
 				return nil
 			case <-checks.C():
 				terminal.Check(ctx, r.deps.Clock.Now())
+				if chains != nil {
+					chains.Check(ctx, r.deps.Clock.Now())
+				}
 			case <-sweeps.C():
 				break wait
 			}

@@ -67,6 +67,12 @@ type Config struct {
 
 	SweepConcurrency Int `split_words:"true" default:"4" desc:"Sweep: nodes remediated at once."`
 
+	// Resubmit turns on the opt-in resubmit with more memory (watch only;
+	// internal/resubmit), bounded by the two after it.
+	Resubmit            Bool     `split_words:"true" default:"false" desc:"Watch: resubmit, with more memory, the workflows that opted in and failed by an OOM the remediator rescued (needs the resubmit component's RBAC)."`
+	ResubmitMaxMemory   Quantity `split_words:"true" default:"16Gi" desc:"Largest memory limit a resubmission gives a container (a Kubernetes quantity, at least 64Mi)."`
+	ResubmitMaxAttempts Int      `split_words:"true" default:"3" desc:"Resubmissions of one workflow's chain, at most (1 to 10)."`
+
 	WatchInterval  Duration `split_words:"true" default:"1m" desc:"Watch: time between two sweeps."`
 	MetricsAddress string   `split_words:"true" default:":9090" desc:"Watch: address the /metrics and /healthz endpoints listen on (host:port)."`
 

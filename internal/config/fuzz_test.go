@@ -18,13 +18,15 @@ var fuzzVars = []string{
 	"WAIT_EXIT_CODE", "WAIT_FINISHED_AT", "HINT_MAX_MEMORY",
 	// Set from the values of other arguments (see reused): they need no
 	// argument of their own.
-	"WATCH_INTERVAL", "METRICS_ADDRESS",
+	"WATCH_INTERVAL", "METRICS_ADDRESS", "RESUBMIT", "RESUBMIT_MAX_MEMORY", "RESUBMIT_MAX_ATTEMPTS",
 }
 
 // reused gives, for each variable past FuzzLoad's own arguments, the
 // argument whose value it takes: the watch's interval the verify timeout's
-// (a duration), its metrics address the cluster name's.
-var reused = []int{8, 13}
+// (a duration), its metrics address the cluster name's; the resubmit's
+// switch the dry run's, its memory bound the hint's, its attempts the sink
+// retries'.
+var reused = []int{8, 13, 16, 23, 12}
 
 // minHintMaxBytes is minHintMax in bytes, for checkUsable.
 const minHintMaxBytes = 64 << 20
@@ -112,6 +114,10 @@ func checkUsable(t *testing.T, c Config) {
 	}
 	if c.HintMaxMemory.Value.Value() < minHintMaxBytes {
 		bad("memory hint cap", c.HintMaxMemory.raw)
+	}
+	if c.ResubmitMaxMemory.Value.Value() < minHintMaxBytes || c.ResubmitMaxAttempts.Value < 1 ||
+		c.ResubmitMaxAttempts.Value > maxResubmitAttempts || (c.Resubmit.Value && c.Mode != ModeWatch) {
+		bad("resubmit setting", c.ResubmitMaxMemory.raw+" "+c.ResubmitMaxAttempts.raw)
 	}
 	if c.SinkRetries.Value < 0 || c.SinkRetries.Value > 20 || c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
 		bad("count", c.SinkRetries.raw+"/"+c.SweepConcurrency.raw)

@@ -88,6 +88,8 @@ func (c Config) Validate() error {
 		bad("HINT_MAX_MEMORY", "%q must be at least %s", c.HintMaxMemory.raw, minHintMax.String())
 	}
 
+	c.validateResubmit(bad)
+
 	if c.SweepConcurrency.err != nil {
 		bad("SWEEP_CONCURRENCY", "%v", c.SweepConcurrency.err)
 	} else if c.SweepConcurrency.Value < 1 || c.SweepConcurrency.Value > 64 {
@@ -123,7 +125,7 @@ func (c Config) Validate() error {
 	for _, b := range []struct {
 		v   Bool
 		key string
-	}{{c.DryRun, "DRY_RUN"}, {c.Nudge, "NUDGE"}} {
+	}{{c.DryRun, "DRY_RUN"}, {c.Nudge, "NUDGE"}, {c.Resubmit, "RESUBMIT"}} {
 		if b.v.err != nil {
 			bad(b.key, "%v", b.v.err)
 		}

@@ -52,7 +52,16 @@ type Metrics struct {
 	LastSweep prometheus.Gauge
 	// SweepDuration observes each sweep's length.
 	SweepDuration prometheus.Histogram
+	// Resubmits counts the opt-in resubmit's decisions and ends, by
+	// namespace and outcome (ResubmitOutcomes).
+	Resubmits *prometheus.CounterVec
 }
+
+// ResubmitOutcomes are the values of the outcome label of Resubmits:
+// resubmitted (a new workflow with more memory), stopped (opted in and
+// failed by a rescued OOM, but not resubmitted: a bound, an unsafe
+// template), and how a resubmitted workflow ended: succeeded or failed.
+var ResubmitOutcomes = []string{"resubmitted", "stopped", "succeeded", "failed"}
 
 // New returns the metrics registered, with the Go runtime's and the
 // process's own (memory, CPU, file descriptors).
@@ -93,9 +102,13 @@ func New() *Metrics {
 			Help:    "Length of each sweep, remediations included.",
 			Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120},
 		}),
+		Resubmits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "resubmits_total",
+			Help: "The opt-in resubmit (REMEDIATOR_RESUBMIT) by outcome: resubmitted with more memory, stopped (not resubmitted: a bound or an unsafe template), and how a resubmitted workflow ended, succeeded or failed.",
+		}, []string{"namespace", "outcome"}),
 	}
 	m.Registry.MustRegister(m.StuckNodes, m.StuckOldest, m.Rescues, m.OOMToTerminal, m.NotificationFailures,
-		m.Sweeps, m.LastSweep, m.SweepDuration,
+		m.Sweeps, m.LastSweep, m.SweepDuration, m.Resubmits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known label values start at zero, so that rate() and increase() see
 	// the first rescue and the first failure.

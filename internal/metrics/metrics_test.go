@@ -97,6 +97,8 @@ func TestExpositionParsesAndCounts(t *testing.T) {
 	m.Sweeps.WithLabelValues("ok").Inc()
 	m.LastSweep.Set(float64(now.Unix()))
 	m.SweepDuration.Observe(0.2)
+	m.Resubmits.WithLabelValues("team-a", "resubmitted").Add(2)
+	m.Resubmits.WithLabelValues("team-a", "succeeded").Inc()
 
 	own, fams := scrape(t, m)
 	for _, c := range []struct {
@@ -113,6 +115,7 @@ func TestExpositionParsesAndCounts(t *testing.T) {
 		{"argo_oom_remediator_notification_failures_total", []string{"kind", "node"}, 1},
 		{"argo_oom_remediator_notification_failures_total", []string{"kind", "sweep"}, 0},
 		{"argo_oom_remediator_sweeps_total", []string{"result", "failed"}, 0},
+		{"argo_oom_remediator_resubmits_total", []string{"namespace", "team-a", "outcome", "resubmitted"}, 2},
 		{"argo_oom_remediator_last_sweep_success_timestamp_seconds", nil, float64(now.Unix())},
 	} {
 		if got := value(t, fams, c.name, c.labels...); got != c.want {

@@ -73,6 +73,13 @@ type Data struct {
 	Memory *MemoryHint `json:"memory,omitempty"`
 	// StuckSeconds is the time from the node's end to the fix.
 	StuckSeconds *float64 `json:"stuckSeconds,omitempty"`
+	// ChainRoot is the first workflow of the resubmit chain the workflow
+	// belongs to (the Slack thread of every attempt); empty when it was not
+	// resubmitted by the remediator.
+	ChainRoot string `json:"chainRoot,omitempty"`
+	// Chain is what a resubmit report (resubmitted, resubmit-stopped,
+	// resubmit-ended) says about the chain.
+	Chain *Chain `json:"chain,omitempty"`
 }
 
 // DataSchema is the JSON Schema of Data (docs/cloudevent.schema.json), set
@@ -91,7 +98,7 @@ func Build(res remediate.Result, runErr error, m Meta, now time.Time) (cloudeven
 		NodeID: t.NodeID, NodeName: res.NodeName, NodePhase: res.NodePhase, NodeMessage: res.NodeMessage,
 		Pod: t.PodName, PodUID: res.PodUID, Trigger: t.Trigger, Containers: res.Containers,
 		Outcome: outcome, Action: res.Action, Decision: string(res.Reason), Previously: res.Previously,
-		NodesStorage: res.NodesStorage, Stuck: res.Stuck,
+		NodesStorage: res.NodesStorage, Stuck: res.Stuck, ChainRoot: res.ChainRoot,
 		WaitedSeconds: res.Waited.Seconds(), WorkflowPhase: res.WorkflowPhase, DryRun: m.DryRun,
 	}
 	if runErr != nil {

@@ -92,6 +92,7 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			return res, nil
 		}
 		res.fromWorkflow(s.wf)
+		res.ChainRoot = chainRoot(s.wf)
 		if unanswered && remediatedBefore(s.tr) && s.tr.Annotations[AnnotationRemediatedBy] == r.opts.Identity {
 			// This run's own write: its answer was lost, not the write.
 			res.markPrevious(s.tr)

@@ -135,6 +135,9 @@ type Result struct {
 	// Previously is true when an earlier run had already written the fix;
 	// this run reports the same outcome.
 	Previously bool
+	// ChainRoot is the first workflow of the resubmit chain the workflow
+	// belongs to (LabelChainRoot); empty when it was not resubmitted.
+	ChainRoot string
 }
 
 // Wrote tells whether the run wrote the task result.

@@ -39,7 +39,10 @@ type Events struct {
 	Namespace string
 	Metrics   *metrics.Metrics
 	Terminal  *Terminal
-	Log       *slog.Logger
+	// Rescued, when set, is told of every rescue, those of the Events that
+	// exist when the counter starts included (the resubmit follows them).
+	Rescued func(namespace, workflow, nodeID string)
+	Log     *slog.Logger
 
 	seen map[types.UID]time.Time
 }
@@ -77,6 +80,7 @@ func (e *Events) list(ctx context.Context, opts metav1.ListOptions, count bool) 
 				e.count(&list.Items[i])
 			} else {
 				e.seen[list.Items[i].UID] = time.Now()
+				e.rescued(&list.Items[i])
 			}
 		}
 		if rv == "" {
@@ -131,6 +135,7 @@ func (e *Events) count(k *corev1.Event) {
 	switch k.Reason {
 	case reasonCompleted, reasonCreated:
 		e.Metrics.Rescues.WithLabelValues(ns, metrics.OutcomeRemediated, trigger).Inc()
+		e.rescued(k)
 		if finished, err := time.Parse(time.RFC3339, k.Annotations[remediate.AnnotationEventNodeFinished]); err == nil && e.Terminal != nil {
 			e.Terminal.Track(ns, k.InvolvedObject.Name, finished)
 		}
@@ -141,6 +146,15 @@ func (e *Events) count(k *corev1.Event) {
 	case reasonNotificationFailed:
 		e.Metrics.NotificationFailures.WithLabelValues("node").Inc()
 	}
+}
+
+// rescued tells Rescued of a rescue's Event.
+func (e *Events) rescued(k *corev1.Event) {
+	node := k.Annotations[remediate.AnnotationEventNode]
+	if e.Rescued == nil || node == "" || (k.Reason != reasonCompleted && k.Reason != reasonCreated) {
+		return
+	}
+	e.Rescued(k.InvolvedObject.Namespace, k.InvolvedObject.Name, node)
 }
 
 func (e *Events) prune() {

@@ -132,6 +132,17 @@ var renderChecks = map[string]func(*testing.T, objects){
 		objs.get(t, "EventBus", "argo", "default")
 		objs.get(t, "ClusterRole", "", "oom-remediator")
 	},
+	// Compared with manifests/overlays/cluster-wide plus components/watch
+	// and components/resubmit by test/manifests.
+	"overlay-cluster-wide-resubmit": func(t *testing.T, objs objects) {
+		if n := len(objs.all("CronJob")); n != 0 {
+			t.Errorf("%d CronJobs: the watch replaces the sweep", n)
+		}
+		d := objs.get(t, "Deployment", "argo", "oom-remediator-watch")
+		want(t, d, "spec.template.spec.containers.0.env.0.name", "REMEDIATOR_RESUBMIT")
+		want(t, d, "spec.template.spec.containers.0.env.0.value", "true")
+		objs.get(t, "Service", "argo", "oom-remediator-watch")
+	},
 	"quiet": func(t *testing.T, objs objects) {
 		if objs.has("Sensor", "oom-notification") {
 			t.Error("slack.mode none renders the Sensor oom-notification")

@@ -27,6 +27,10 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad schedule", map[string]any{"sweep": map[string]any{"schedule": "every 5 minutes"}}, []string{"schedule"}},
 		{"nudge as text", map[string]any{"nudge": "yes"}, []string{"nudge", "boolean"}},
 		{"unknown log level", map[string]any{"log": map[string]any{"level": "verbose"}}, []string{"level"}},
+		{"resubmit attempts 0", map[string]any{"resubmit": map[string]any{"maxAttempts": 0}}, []string{"maxAttempts", "minimum"}},
+		{"resubmit attempts 11", map[string]any{"resubmit": map[string]any{"maxAttempts": 11}}, []string{"maxAttempts", "maximum"}},
+		{"resubmit memory as words", map[string]any{"resubmit": map[string]any{"maxMemory": "lots"}}, []string{"maxMemory", "lots"}},
+		{"watch as text", map[string]any{"watch": map[string]any{"enabled": "yes"}}, []string{"enabled", "boolean"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Render(context.Background(), chartDir(t), "argo", tt.values)
@@ -37,6 +41,27 @@ func TestSchemaRejects(t *testing.T) {
 				if !strings.Contains(err.Error(), m) {
 					t.Errorf("error does not mention %q:\n%v", m, err)
 				}
+			}
+		})
+	}
+}
+
+// TestWatchAndResubmitRefusals: the combinations the chart cannot render
+// faithfully fail with a message saying why.
+func TestWatchAndResubmitRefusals(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		values map[string]any
+		msg    string
+	}{
+		{"resubmit without the watch", map[string]any{"resubmit": map[string]any{"enabled": true}}, "resubmit.enabled needs watch.enabled"},
+		{"watch over a namespace list", map[string]any{"watch": map[string]any{"enabled": true},
+			"scope": map[string]any{"mode": "namespaces", "namespaces": []any{"team-a"}}}, "scope.mode namespaces is not supported"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Render(context.Background(), chartDir(t), "argo", tt.values)
+			if err == nil || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("err = %v, want %q", err, tt.msg)
 			}
 		})
 	}

@@ -113,6 +113,7 @@ func TestChartMatchesOverlay(t *testing.T) {
 	}{
 		{"default", namespacedVariant},
 		{"overlay-cluster-wide", clusterWideVariant},
+		{"overlay-cluster-wide-resubmit", clusterWideResubmit},
 	} {
 		t.Run(tt.values+"="+tt.v.name, func(t *testing.T) {
 			chart := normalized(t, renderChart(t, tt.values, tt.v.namespace))
@@ -135,6 +136,27 @@ func TestChartMatchesOverlay(t *testing.T) {
 		})
 	}
 }
+
+// clusterWideResubmit is the cluster-wide overlay with components/watch and
+// components/resubmit on top. The overlay's namespace and image tag do not
+// reach what the components add, so the top kustomization sets them on the
+// watch's objects alone (a namespace: here would also namespace the
+// ClusterWorkflowTemplate).
+var clusterWideResubmit = variant{name: "cluster-wide+watch+resubmit", dir: "variants/cluster-wide-watch-resubmit",
+	namespace: "argo-oom-remediator", clusterWide: true, kustomization: `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - ../../manifests/overlays/cluster-wide
+components:
+  - ../../manifests/components/watch
+  - ../../manifests/components/resubmit
+images:
+  - name: ghcr.io/argo-oom-remediator/remediator
+    newTag: v0.1.0
+patches:
+  - target: {name: oom-remediator-watch}
+    patch: '[{"op": "add", "path": "/metadata/namespace", "value": "argo-oom-remediator"}]'
+`}
 
 // normalized keys objects by kind/namespace/name, without Helm's labels,
 // numbers as JSON numbers.

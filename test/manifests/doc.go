@@ -1,7 +1,8 @@
 // Package manifests tests the kustomize manifests in manifests/ of the
 // repository: every overlay and component builds with kustomize's own krusty
 // library; the RBAC rules are least-privilege (no wildcards, a comment on each
-// rule, patch on workflows only with the nudge component) and written once;
+// rule, patch on workflows only with the nudge component, create and patch
+// only with the resubmit component) and written once;
 // every pod is hardened and bounded; the overlays set the namespace and the
 // image; the (Cluster)WorkflowTemplate passes Argo Workflows' own validation,
 // and so does a Workflow submitted from it; and the output of each overlay is

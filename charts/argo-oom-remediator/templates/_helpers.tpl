@@ -1,6 +1,7 @@
 {{/*
 The chart renders the repository's own manifests (linked under files/: the
-kustomize base, eventsources/, sensors/, the eventbus and nudge components)
+kustomize base, eventsources/, sensors/, the eventbus, nudge, watch and resubmit
+components)
 rather than copies: each template loads a file, changes what the values
 choose, and emits the objects. So the chart and the kustomize overlays share
 one source, and the Sensors' own Go templates ({{ .Input... }}) are never
