@@ -24,7 +24,10 @@ const sweepMemoryLimitMiB = 256
 // namespaces, stuck of them stuck (the three stuck kinds in turn), as many
 // suspects that must be left alone (pod gone within the grace, wait still
 // running), one in ten completed (kept out by the label selector), the rest
-// running workflows whose entries are all true.
+// running workflows whose entries are all true. Each namespace holds a run
+// of consecutive workflows, so the stuck ones and the suspects are spread
+// over every namespace (as the stuck workflows of many teams would be),
+// not gathered in a few.
 type scaleWorld struct {
 	Namespaces []string
 	Stuck      map[string]bool // "namespace/workflow" of the stuck ones
@@ -49,7 +52,7 @@ func createScaleWorld(ctx context.Context, tb testing.TB, c *cluster.Cluster, na
 	var g errgroup.Group
 	g.SetLimit(32)
 	for i := range w.Workflows {
-		ns, name := w.Namespaces[i%namespaces], fmt.Sprintf("wf-%06d", i)
+		ns, name := w.Namespaces[i/perNS], fmt.Sprintf("wf-%06d", i)
 		var k kind
 		switch {
 		case i%stride == 0:
