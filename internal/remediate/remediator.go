@@ -153,6 +153,9 @@ func (r *Remediator) RunSeeded(ctx context.Context, t Target, seed *Seed) (Resul
 		if err := decide.CheckInvariants(in, d); err != nil {
 			return res, err
 		}
+		if seeded && d.Action != decide.Complete && d.Action != decide.Create {
+			continue // writesOn said write; whatever else is decided on a read
+		}
 		res.Reason = d.Reason
 		log.Debug("decided", "decision", d.String(), "input", fmt.Sprintf("%+v", in))
 		if in.Event == decide.EventWaitTerminated && d.Action != decide.Wait && d.Action != decide.Skip {

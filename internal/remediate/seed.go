@@ -34,14 +34,18 @@ const SeedMaxAge = time.Minute
 //     PodReplaced). Older evidence of these is as true as newer;
 //   - the workflow: the node finished and its status entry false. The entry
 //     turns true only once the controller saw the task result complete, which
-//     changes the task result (above). The node is put back to Pending only
-//     by a v3.7+ controller rerunning a pod that vanished, within its
-//     reconcile of that vanishing, not the grace (minutes) later that a write
-//     on a vanished pod needs; a list some seconds old says no less than a
-//     read taken some hundreds of milliseconds before the write, which is
-//     what a run's own read gives under the client's rate limit.
+//     changes the task result (above). A finished node is put back to
+//     Pending only by a v3.7+ controller rerunning a pod that vanished, which
+//     it does when it reconciles that vanishing, not the grace (30 s by
+//     default) after the node ended that a write on a vanished pod waits
+//     for. A run's
+//     own read is no guarantee against that either: it too is taken some
+//     time before the write (hundreds of milliseconds under the client's
+//     rate limit); the seed only widens that window to at most SeedMaxAge.
 //
-// So a stale seed can cost a refused write and a read, never a wrong write.
+// So a stale seed can cost a refused write and a read, not a write that a
+// fresh read would have prevented, short of that rerun landing within the
+// minute.
 type Seed struct {
 	Workflow   *wfstatus.Workflow
 	TaskResult *wfv1.WorkflowTaskResult // nil: none was listed
