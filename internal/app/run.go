@@ -107,14 +107,14 @@ func Run(ctx context.Context, cfg config.Config, d Deps) error {
 
 // node remediates one node, records and reports what happened.
 func (r *runner) node(ctx context.Context, t remediate.Target) error {
-	_, err := r.nodeWith(ctx, r.rem, t)
+	_, err := r.nodeWith(ctx, r.rem, t, nil)
 	return err
 }
 
-// nodeWith is node with a given remediator; it also returns the run's
-// result.
-func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t remediate.Target) (remediate.Result, error) {
-	res, runErr := rem.Run(ctx, t)
+// nodeWith is node with a given remediator and what a scan already read of
+// the node (seed, nil for none); it also returns the run's result.
+func (r *runner) nodeWith(ctx context.Context, rem *remediate.Remediator, t remediate.Target, seed *remediate.Seed) (remediate.Result, error) {
+	res, runErr := rem.RunSeeded(ctx, t, seed)
 	if runErr != nil && ctx.Err() != nil {
 		// Interrupted (SIGTERM): stop now, write nothing more; the Job retries.
 		return res, fmt.Errorf("interrupted while remediating %s/%s node %s: %w", t.Namespace, t.Workflow, t.NodeID, runErr)

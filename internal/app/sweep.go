@@ -122,7 +122,7 @@ func (r *runner) each(ctx context.Context, cands []sweep.Candidate, trigger stri
 			rem = r.patient
 		}
 		g.Go(func() error {
-			res, err := r.nodeWith(ctx, rem, t)
+			res, err := r.nodeWith(ctx, rem, t, c.Seed)
 			runs[i] = nodeRun{res, err} // each goroutine owns its index
 			return nil
 		})

@@ -63,6 +63,15 @@ func New(kube kubernetes.Interface, argo versioned.Interface, rec Recorder, clk 
 // Run rescues one node. It returns an error only for a failure worth a
 // retry (API errors, ctx cancelled); every other end is an Outcome.
 func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
+	return r.RunSeeded(ctx, t, nil)
+}
+
+// RunSeeded is Run whose first decision may be taken on what a bulk read
+// already showed (seed, nil for none) instead of a read of its own: only
+// when that decision is a write, which the API server refuses if the task
+// result changed since (see [Seed]); every other decision, and any decision
+// after a refused write, is taken on a read of the run's own.
+func (r *Remediator) RunSeeded(ctx context.Context, t Target, seed *Seed) (Result, error) {
 	res := Result{Target: t, Started: r.clock.Now()}
 	log := r.log.With("namespace", t.Namespace, "workflow", t.Workflow, "node", t.NodeID)
 	waitCtx, cancel := context.WithTimeout(ctx, r.opts.Deadline)
@@ -78,13 +87,19 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 			<-waitCtx.Done() // the next read would pass the deadline
 			return r.endWait(ctx, res, waitCtx.Err())
 		}
-		s, err := r.read(waitCtx, t)
-		if err != nil {
-			if fatal(err) || waitCtx.Err() != nil {
-				return r.endWait(ctx, res, err)
+		s, seeded := r.take(&seed)
+		if seeded && !r.writesOn(s, t, &mem, r.clock.Now()) {
+			seeded = false // decided on a read of the run's own below
+		}
+		if !seeded {
+			var err error
+			if s, err = r.read(waitCtx, t); err != nil {
+				if fatal(err) || waitCtx.Err() != nil {
+					return r.endWait(ctx, res, err)
+				}
+				log.Warn("reading failed; trying again", "error", err)
+				continue
 			}
-			log.Warn("reading failed; trying again", "error", err)
-			continue
 		}
 		now := r.clock.Now()
 		if s.wf == nil {
@@ -138,6 +153,9 @@ func (r *Remediator) Run(ctx context.Context, t Target) (Result, error) {
 		d := decide.Decide(in)
 		if err := decide.CheckInvariants(in, d); err != nil {
 			return res, err
+		}
+		if seeded && d.Action != decide.Complete && d.Action != decide.Create {
+			continue // writesOn said write; whatever else is decided on a read
 		}
 		res.Reason = d.Reason
 		log.Debug("decided", "decision", d.String(), "input", fmt.Sprintf("%+v", in))

@@ -22,7 +22,8 @@ import (
 // PageSize is the page size of the workflow list.
 const PageSize = 500
 
-// maxNamedWorkflows bounds the workflow names put in one label selector.
+// maxNamedWorkflows bounds the workflow names put in one label selector
+// (some 6 KB of URL with names of 60 characters).
 const maxNamedWorkflows = 100
 
 // Candidate is a node the sweep found, with the decision taken on what the
@@ -35,6 +36,9 @@ type Candidate struct {
 	NodeKnown bool
 	// NodeFinished is when the node ended (zero when not known).
 	NodeFinished time.Time
+	// Seed is what the scan listed of the node's objects, for a candidate
+	// to be written now (nil otherwise).
+	Seed *remediate.Seed
 }
 
 // Unreadable is a Running workflow whose nodes could not be read (a corrupt
@@ -88,10 +92,12 @@ type Scanner struct {
 // Scan lists and decides. now is the time decisions are taken at. The
 // workflows are read a page at a time and only those with suspect nodes
 // are kept: memory follows the page size and the suspects, not the number
-// of running workflows.
+// of running workflows. The task results and pods of the suspects are then
+// read maxNamedWorkflows workflows at a time, by name, over all the
+// namespaces scanned: a few lists, however many namespaces hold suspects.
 func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 	var res Scan
-	byNS := map[string][]suspects{}
+	var all []suspects
 	err := s.eachRunningWorkflow(ctx, func(wf *wfv1.Workflow) {
 		res.Workflows++
 		if !anyFalse(wf.Status.TaskResultsCompletionStatus) {
@@ -104,19 +110,20 @@ func (s Scanner) Scan(ctx context.Context, now time.Time) (Scan, error) {
 			return
 		}
 		if len(sus.ids) > 0 {
-			byNS[wf.Namespace] = append(byNS[wf.Namespace], sus)
+			all = append(all, sus)
 		}
 	})
 	if err != nil {
 		return Scan{}, err
 	}
-	namespaces := make([]string, 0, len(byNS))
-	for ns := range byNS {
-		namespaces = append(namespaces, ns)
-	}
-	sort.Strings(namespaces)
-	for _, ns := range namespaces {
-		cands, err := s.scanNamespace(ctx, ns, byNS[ns], now)
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i].wf, all[j].wf
+		return a.Namespace < b.Namespace || (a.Namespace == b.Namespace && a.Name < b.Name)
+	})
+	for len(all) > 0 {
+		chunk := all[:min(len(all), maxNamedWorkflows)]
+		all = all[len(chunk):]
+		cands, err := s.scanChunk(ctx, chunk, now)
 		if err != nil {
 			return res, err
 		}
@@ -206,53 +213,66 @@ func suspectNodes(wf *wfstatus.Workflow) (suspects, error) {
 	return sus, nil
 }
 
-func (s Scanner) scanNamespace(ctx context.Context, ns string, wfs []suspects, now time.Time) ([]Candidate, error) {
-	names := make([]string, len(wfs))
-	for i, sus := range wfs {
-		names[i] = sus.wf.Name
+// scanChunk reads the task results and pods of a few suspect workflows (at
+// most maxNamedWorkflows, sorted by namespace) with one list each, selected
+// by workflow name: in their namespace when they share one, else in the
+// namespace scanned (every namespace: a workflow of the same name elsewhere
+// only adds its own objects, which are left aside).
+func (s Scanner) scanChunk(ctx context.Context, wfs []suspects, now time.Time) ([]Candidate, error) {
+	ns := s.Namespace
+	if first, last := wfs[0].wf.Namespace, wfs[len(wfs)-1].wf.Namespace; first == last {
+		ns = first
 	}
-	// Name the workflows when they are few; past that, a long selector
-	// costs more than reading the namespace's other workflow pods.
-	op, values := selection.In, names
-	if len(names) > maxNamedWorkflows {
-		op, values = selection.Exists, nil
+	names := make([]string, 0, len(wfs))
+	for _, sus := range wfs {
+		names = append(names, sus.wf.Name)
 	}
-	inWorkflows, err := labels.NewRequirement(remediate.LabelWorkflow, op, values)
+	slices.Sort(names)
+	inWorkflows, err := labels.NewRequirement(remediate.LabelWorkflow, selection.In, slices.Compact(names))
 	if err != nil {
-		return nil, fmt.Errorf("selecting workflows in %s: %w", ns, err)
+		return nil, fmt.Errorf("selecting workflows in %q: %w", ns, err)
 	}
 	sel := labels.NewSelector().Add(*inWorkflows).String()
 	trs, err := s.Argo.ArgoprojV1alpha1().WorkflowTaskResults(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, fmt.Errorf("listing workflowtaskresults in %s: %w", ns, err)
+		return nil, fmt.Errorf("listing workflowtaskresults in %q: %w", ns, err)
 	}
 	pods, err := s.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return nil, fmt.Errorf("listing workflow pods in %s: %w", ns, err)
+		return nil, fmt.Errorf("listing workflow pods in %q: %w", ns, err)
 	}
-	trByNode := map[string]*wfv1.WorkflowTaskResult{}
+	trByNode := map[string]*wfv1.WorkflowTaskResult{} // by namespace/node ID
 	for i := range trs.Items {
-		trByNode[trs.Items[i].Name] = &trs.Items[i]
+		tr := &trs.Items[i]
+		trByNode[tr.Namespace+"/"+tr.Name] = tr
 	}
-	podByNode := map[string]*corev1.Pod{}
+	podByNode := map[string]*corev1.Pod{} // by namespace/node ID: the newest
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		id := p.Annotations[remediate.AnnotationNodeID]
-		if old, ok := podByNode[id]; !ok || old.CreationTimestamp.Before(&p.CreationTimestamp) {
-			podByNode[id] = p
+		key := p.Namespace + "/" + p.Annotations[remediate.AnnotationNodeID]
+		if old, ok := podByNode[key]; !ok || old.CreationTimestamp.Before(&p.CreationTimestamp) {
+			podByNode[key] = p
 		}
 	}
 	var out []Candidate
 	for _, sus := range wfs {
 		for _, id := range sus.ids {
-			pod := podByNode[id]
+			key := sus.wf.Namespace + "/" + id
+			pod, tr := podByNode[key], trByNode[key]
 			node, known := sus.nodes[id]
-			in := remediate.Assess(sus.wf, node, known, trByNode[id], pod, id, s.Grace, now)
-			t := remediate.Target{Namespace: ns, Workflow: sus.wf.Name, NodeID: id}
+			d := decide.Decide(remediate.Assess(sus.wf, node, known, tr, pod, id, s.Grace, now))
+			t := remediate.Target{Namespace: sus.wf.Namespace, Workflow: sus.wf.Name, NodeID: id}
 			if pod != nil {
 				t.PodName, t.PodUID = pod.Name, string(pod.UID)
 			}
-			out = append(out, Candidate{Target: t, Decision: decide.Decide(in), NodeKnown: known, NodeFinished: node.FinishedAt.Time})
+			c := Candidate{Target: t, Decision: d, NodeKnown: known, NodeFinished: node.FinishedAt.Time}
+			if d.Action == decide.Complete || d.Action == decide.Create {
+				// The remediation writes on what was just listed instead of
+				// reading it again; the write is refused if the task result
+				// changed meanwhile (remediate.Seed says why that is enough).
+				c.Seed = &remediate.Seed{Workflow: sus.wf, TaskResult: tr, Pod: pod, ReadAt: now}
+			}
+			out = append(out, c)
 		}
 	}
 	return out, nil

@@ -78,8 +78,9 @@ func TestScan(t *testing.T) {
 		}
 	}
 
-	// Bulk reads only: one list of workflows, then per namespace with a
-	// suspect (a, b) one list of task results and one of pods.
+	// Bulk reads only: one list of workflows, then for the suspects (of a
+	// and b: fewer than maxNamedWorkflows) one list of task results and one
+	// of pods, over every namespace.
 	lists := map[string]int{}
 	for _, a := range append(argo.Actions(), kube.Actions()...) {
 		if a.GetVerb() != "list" {
@@ -87,7 +88,7 @@ func TestScan(t *testing.T) {
 		}
 		lists[a.GetResource().Resource+"/"+a.GetNamespace()]++
 	}
-	wantLists := map[string]int{"workflows/": 1, "workflowtaskresults/a": 1, "workflowtaskresults/b": 1, "pods/a": 1, "pods/b": 1}
+	wantLists := map[string]int{"workflows/": 1, "workflowtaskresults/": 1, "pods/": 1}
 	if fmt.Sprint(lists) != fmt.Sprint(wantLists) {
 		t.Errorf("requests\n got %v\nwant %v", lists, wantLists)
 	}
@@ -106,5 +107,49 @@ func TestScanOneWorkflow(t *testing.T) {
 	}
 	if len(scan.Candidates) != 1 || scan.Candidates[0].Target.Workflow != "mine" {
 		t.Errorf("candidates %+v", scan.Candidates)
+	}
+}
+
+// TestScanChunks: the suspects' task results and pods are read
+// maxNamedWorkflows workflows at a time, in the suspects' namespace when a
+// chunk has one, and every candidate to be written carries what was listed.
+func TestScanChunks(t *testing.T) {
+	now := time.Now()
+	f := fixtures.Bool(false)
+	w := &world{}
+	for i := range 150 {
+		ns := "a"
+		if i >= 120 {
+			ns = "b"
+		}
+		w.add(ns, fmt.Sprintf("wf-%03d", i), wfv1.NodeFailed, f, now.Add(-time.Minute), f, ws(fixtures.WaitKilled))
+	}
+	// Same name as a suspect of a, in a namespace not otherwise involved:
+	// its objects come with the cluster-wide list and are left aside.
+	w.add("c", "wf-000", wfv1.NodeSucceeded, fixtures.Bool(true), now.Add(-time.Minute), fixtures.Bool(true), ws(fixtures.WaitDone))
+	kube, argo := kubefake.NewSimpleClientset(w.kube...), argofake.NewSimpleClientset(w.argo...)
+	scan, err := Scanner{Kube: kube, Argo: argo, Grace: 30 * time.Second}.Scan(context.Background(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scan.Suspects != 150 || len(scan.Actionable()) != 150 {
+		t.Fatalf("%d suspects, %d actionable; want 150 of each", scan.Suspects, len(scan.Actionable()))
+	}
+	for _, c := range scan.Candidates {
+		s := c.Seed
+		if c.Decision.Action != decide.Complete || s == nil || s.Workflow.Name != c.Target.Workflow ||
+			s.TaskResult == nil || s.TaskResult.Namespace != c.Target.Namespace || s.TaskResult.Name != c.Target.NodeID ||
+			s.Pod == nil || s.Pod.Namespace != c.Target.Namespace || s.Pod.Name != c.Target.PodName || !s.ReadAt.Equal(now) {
+			t.Fatalf("candidate %+v (%v) does not carry its own objects: %+v", c.Target, c.Decision, s)
+		}
+	}
+	lists := map[string]int{}
+	for _, a := range append(argo.Actions(), kube.Actions()...) {
+		lists[a.GetVerb()+" "+a.GetResource().Resource+"/"+a.GetNamespace()]++
+	}
+	want := map[string]int{"list workflows/": 1, "list workflowtaskresults/a": 1, "list pods/a": 1,
+		"list workflowtaskresults/": 1, "list pods/": 1}
+	if fmt.Sprint(lists) != fmt.Sprint(want) {
+		t.Errorf("requests\n got %v\nwant %v", lists, want)
 	}
 }

@@ -34,6 +34,8 @@ var targets = map[string]Target{
 	"BenchmarkRemediatorLargeWorkflow|peak-RSS-MiB":     {Max: 64, Text: "≤ 64 MiB", Why: "Job limit 80Mi with 25 % headroom"},
 	"BenchmarkSweep|s/sweep":                            {Max: 10, Text: "< 10 s", Why: "issue 6"},
 	"BenchmarkSweep|peak-RSS-MiB":                       {Max: 150, Text: "< 150 MiB", Why: "issue 6; CronJob limit"},
+	"BenchmarkSweepClusterScale|s/sweep":                {Max: 30, Text: "< 30 s", Why: "issue 12 (50,000 workflows)"},
+	"BenchmarkSweepClusterScale|peak-RSS-MiB":           {Max: 150, Text: "< 150 MiB", Why: "issue 12; CronJob limit"},
 	"BenchmarkDefaultSizeCompressedFanOut|peak-RSS-MiB": {Max: 64, Text: "≤ 64 MiB", Why: "Job limit 80Mi with 25 % headroom"},
 }
 
