@@ -22,7 +22,7 @@ const (
 	LabelChainRoot    = remediate.LabelChainRoot
 	LabelChainAttempt = remediate.LabelChainAttempt
 	// On the new workflow: what it was made from and with what.
-	AnnotationChainRoot    = prefix + "chain-root"
+	AnnotationChainRoot    = remediate.AnnotationChainRoot
 	AnnotationChainRootUID = prefix + "chain-root-uid"
 	AnnotationPrevious     = prefix + "resubmit-of"
 	AnnotationPreviousUID  = prefix + "resubmit-of-uid"

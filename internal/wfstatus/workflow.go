@@ -17,6 +17,7 @@ type Workflow struct {
 	UID             types.UID
 	ResourceVersion string
 	Labels          map[string]string
+	Annotations     map[string]string
 	Phase           wfv1.WorkflowPhase
 	FinishedAt      time.Time
 	// Completion is status.taskResultsCompletionStatus: node ID → whether
@@ -34,6 +35,7 @@ type wire struct {
 		UID             types.UID         `json:"uid"`
 		ResourceVersion string            `json:"resourceVersion"`
 		Labels          map[string]string `json:"labels"`
+		Annotations     map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Status struct {
 		Phase                       wfv1.WorkflowPhase `json:"phase"`
@@ -49,7 +51,7 @@ func (w *wire) workflow() *Workflow {
 	m, s := &w.Metadata, &w.Status
 	return &Workflow{
 		Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion, Labels: m.Labels,
-		Phase: s.Phase, FinishedAt: s.FinishedAt.Time, Completion: s.TaskResultsCompletionStatus,
+		Annotations: m.Annotations, Phase: s.Phase, FinishedAt: s.FinishedAt.Time, Completion: s.TaskResultsCompletionStatus,
 		Nodes: nodesOf(s.Nodes, nil, s.CompressedNodes, s.OffloadNodeStatusVersion),
 	}
 }
@@ -86,7 +88,7 @@ func DecodeList(data []byte) ([]*Workflow, string, error) {
 func FromTyped(wf *wfv1.Workflow) *Workflow {
 	return &Workflow{
 		Namespace: wf.Namespace, Name: wf.Name, UID: wf.UID, ResourceVersion: wf.ResourceVersion, Labels: wf.Labels,
-		Phase: wf.Status.Phase, FinishedAt: wf.Status.FinishedAt.Time, Completion: wf.Status.TaskResultsCompletionStatus,
+		Annotations: wf.Annotations, Phase: wf.Status.Phase, FinishedAt: wf.Status.FinishedAt.Time, Completion: wf.Status.TaskResultsCompletionStatus,
 		Nodes: nodesOf(nil, wf.Status.Nodes, wf.Status.CompressedNodes, wf.Status.OffloadNodeStatusVersion),
 	}
 }
