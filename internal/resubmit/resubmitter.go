@@ -55,6 +55,13 @@ func (r *Resubmitter) Handle(ctx context.Context, ns, name string, known []strin
 		return nil, false, fmt.Errorf("reading workflow %s/%s: %w", ns, name, err)
 	}
 	if !wf.Status.Phase.Completed() {
+		if !IsMember(wf) && !OptedIn(wf.Labels, wf.Annotations) && wf.Spec.WorkflowTemplateRef == nil {
+			// Not ours however it ends (only a WorkflowTemplate could opt
+			// it in): stop following it now instead of reading it at every
+			// check until it ends.
+			r.Log.Info("resubmit: not opted in", "namespace", ns, "workflow", name, "phase", wf.Status.Phase)
+			return nil, true, nil
+		}
 		return nil, false, nil
 	}
 	if wf.Labels[LabelHandled] != "" {

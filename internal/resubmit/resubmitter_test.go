@@ -187,3 +187,36 @@ func TestFollowerRetriesAfterAnError(t *testing.T) {
 		t.Fatalf("after the retry: reports %+v, %d pending", got, f.Pending())
 	}
 }
+
+// TestHandleStopsFollowingARunningWorkflowNotOptedIn: a rescued workflow
+// still running, opted in by nothing it could carry (no label, annotation
+// or WorkflowTemplate, not a chain member), is let go at once; one opted in
+// is followed until it ends.
+func TestHandleStopsFollowingARunningWorkflowNotOptedIn(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		optIn    bool
+		template bool
+		wantDone bool
+	}{
+		{"not opted in", false, false, true},
+		{"opted in by label", true, false, false},
+		{"from a WorkflowTemplate (it may opt in)", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wf := failedWorkflow()
+			wf.Status.Phase = wfv1.WorkflowRunning
+			if !tc.optIn {
+				delete(wf.Labels, KeyOptIn)
+			}
+			if tc.template {
+				wf.Spec.WorkflowTemplateRef = &wfv1.WorkflowTemplateRef{Name: "etl"}
+			}
+			r, argo := newResubmitter([]runtime.Object{wf}, rescueEvent(wf))
+			reports, done, err := r.Handle(context.Background(), "team-a", "etl", nil)
+			if err != nil || done != tc.wantDone || len(reports) != 0 || creates(argo) != 0 {
+				t.Fatalf("reports %+v, done %v (want %v), err %v, creates %d", reports, done, tc.wantDone, err, creates(argo))
+			}
+		})
+	}
+}

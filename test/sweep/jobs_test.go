@@ -185,7 +185,9 @@ func jobsAtOnce(tb testing.TB, proxy *support.Proxy, stuck []*support.Stuck) fle
 // sample follows procs until all have exited: how many run at once and
 // their summed RSS.
 func (f *fleet) sample(procs []*support.Process) {
-	for {
+	tick := time.NewTicker(50 * time.Millisecond) // the sampling period, not a wait for anything
+	defer tick.Stop()
+	for ; ; <-tick.C {
 		alive, mib := 0, 0.0
 		for _, p := range procs {
 			if p.Running() {
@@ -197,7 +199,6 @@ func (f *fleet) sample(procs []*support.Process) {
 		if alive == 0 {
 			return
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
