@@ -175,11 +175,23 @@ func (c check) reruns(victim Timeline) {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	c.awaitNode(victim, "the node back to Pending/Running", func(n wfv1.NodeStatus) bool {
-		return n.Phase == wfv1.NodePending || n.Phase == wfv1.NodeRunning
+	// The rerun pod may succeed, and the workflow end, before a poll sees
+	// the node Pending/Running (seen on a loaded CI machine, v3.7.18):
+	// Succeeded counts too, since only the rerun can succeed a node whose
+	// first pod was OOMKilled.
+	_, _, err = c.k.AwaitWorkflow(context.Background(), settle, "the node back to Pending/Running (or Succeeded by the rerun)", func(wf *wfv1.Workflow) bool {
+		n, ok := wf.Status.Nodes[victim.NodeID]
+		return ok && (n.Phase == wfv1.NodePending || n.Phase == wfv1.NodeRunning || n.Phase == wfv1.NodeSucceeded)
 	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	res := c.runRemediator(victim)
-	c.remediatorLeftAlone(res, remediate.OutcomeRerunByArgo, "pod-replaced", "node-pending")
+	if res.Outcome == remediate.OutcomeAlreadyComplete { // the rerun ended the workflow first
+		c.remediatorLeftAlone(res, remediate.OutcomeAlreadyComplete)
+	} else {
+		c.remediatorLeftAlone(res, remediate.OutcomeRerunByArgo, "pod-replaced", "node-pending")
+	}
 	wf, _ := c.awaitPhase(c.exp.Phase)
 	c.t.Logf("rerun pod uid %s replaced %s; remediator %s (%s)", rerun.PodUID, victim.PodUID, res.Outcome, res.Reason)
 	c.safe(victim, remediate.Result{})

@@ -6,8 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,10 +19,9 @@ import (
 // buildPodcache builds test/cmd/podcache into dir.
 func buildPodcache(tb testing.TB, dir string) string {
 	tb.Helper()
-	bin := filepath.Join(dir, "podcache")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/podcache")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building podcache: %v\n%s", err, out)
+	bin, err := support.TestCommand(dir, "podcache")
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return bin
 }

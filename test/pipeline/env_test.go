@@ -63,7 +63,7 @@ func startPipeline(t *testing.T, jobParallelism int, controllerEnv ...string) *p
 	fwd, err := startForwarder(apiHost.Host)
 	must(t, err)
 	t.Cleanup(fwd.Close) // after the services stopped (cleanups run last first)
-	svcs := newServices(p.Logs)
+	svcs := newServices(argoEventsBin, p.Dir, p.Logs)
 	t.Cleanup(func() {
 		for _, err := range svcs.Stop() {
 			t.Errorf("argo-events service: %v", err)
@@ -91,9 +91,6 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 		return err
 	}
 	esCfg.Host = "https://" + apiForwarder
-	if err := useKubeconfig(esCfg, p.Dir); err != nil {
-		return err
-	}
 	pods, err := loadEventSource("workflow-pods.yaml", p.NS)
 	if err != nil {
 		return err
@@ -129,8 +126,11 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	if err != nil {
 		return err
 	}
-	svcs.startEventSource(pods, bus)
-	svcs.startEventSource(notifications, bus)
+	for _, es := range []*aev1.EventSource{pods, notifications} {
+		if err := svcs.startEventSource(es, bus, esCfg); err != nil {
+			return err
+		}
+	}
 	for sensor, cfg := range map[*aev1.Sensor]*rest.Config{remediation: sensorCfg, notification: defaultCfg} {
 		if err := svcs.startSensor(sensor, bus, cfg); err != nil {
 			return err
@@ -139,8 +139,8 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	return nil
 }
 
-// builtBin is set by TestMain.
-var builtBin string
+// Set by TestMain: the remediator as shipped, and test/cmd/argoevents.
+var builtBin, argoEventsBin string
 
 // remediatorBinary is the remediator as shipped, built once by TestMain
 // into its temporary directory (removed when the process ends).

@@ -1,22 +1,21 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
-// serviceLogs gives each in-process service a zap logger writing JSON lines
-// to one file, and lets the test wait for a message: readiness is read from
-// the services' own log lines, as an operator would.
+// serviceLogs collects the JSON log lines of the Argo Events service
+// processes into one file and lets the test wait for a message: readiness
+// is read from the services' own log lines, as an operator would.
 type serviceLogs struct {
-	out   *closableWriter
-	level zap.AtomicLevel
+	out *closableWriter
 
 	mu      sync.Mutex
 	seen    []logEntry
@@ -31,38 +30,43 @@ func newServiceLogs(path string) (*serviceLogs, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &serviceLogs{out: &closableWriter{f: f}, level: zap.NewAtomicLevelAt(zapcore.InfoLevel), changed: make(chan struct{})}, nil
+	return &serviceLogs{out: &closableWriter{f: f}, changed: make(chan struct{})}, nil
 }
 
-// logger returns a logger named name. A Fatal (argo-events calls Fatal on
-// lost leadership or a failed start) ends the calling goroutine instead of
-// the test process and is reported by fatals.
-func (l *serviceLogs) logger(name string) *zap.SugaredLogger {
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.RFC3339NanoTimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), l.out, l.level)
-	return zap.New(core, zap.Hooks(l.record), zap.WithFatalHook(zapcore.WriteThenGoexit)).Named(name).Sugar()
+// writer returns the stdout (or stderr) of the service process name: every
+// line goes to the file; a JSON line of zap's (logger, level, msg) is
+// recorded, any other line is recorded as a message of name at level
+// "output" (a Go panic or the command's own error).
+func (l *serviceLogs) writer(name string) io.Writer { return &lineWriter{logs: l, name: name} }
+
+// died records that the process of name ended before it was stopped.
+func (l *serviceLogs) died(name string, err error) {
+	l.record(logEntry{Logger: name, Level: "fatal", Message: fmt.Sprintf("the process ended: %v", err)})
 }
 
-// quiet drops Info messages from now on. Called before the services are
-// cancelled: on shutdown argo-events v1.9.10's JetStream sensor formats
-// its subscription and connection structs into Info messages (trigger_conn.go
-// pullSubscribe, listener.go's connection daemon) while another goroutine
-// closes the nats.Conn inside them, a data race that -race (make test)
-// reports. zap formats a message only if its level is enabled.
-func (l *serviceLogs) quiet() { l.level.SetLevel(zapcore.WarnLevel) }
+func (l *serviceLogs) recordLine(name string, line []byte) {
+	_, _ = l.out.Write(append(line, '\n'))
+	var e struct {
+		Logger string `json:"logger"`
+		Level  string `json:"level"`
+		Msg    string `json:"msg"`
+	}
+	if json.Unmarshal(line, &e) != nil || e.Logger == "" {
+		e.Logger, e.Level, e.Msg = name, "output", string(line)
+	}
+	l.record(logEntry{Logger: e.Logger, Level: e.Level, Message: e.Msg})
+}
 
-func (l *serviceLogs) record(e zapcore.Entry) error {
+func (l *serviceLogs) record(le logEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	le := logEntry{Logger: e.LoggerName, Level: e.Level.String(), Message: e.Message}
 	l.seen = append(l.seen, le)
-	if e.Level >= zapcore.DPanicLevel {
+	switch le.Level {
+	case "dpanic", "panic", "fatal":
 		l.fatal = append(l.fatal, le)
 	}
 	close(l.changed)
 	l.changed = make(chan struct{})
-	return nil
 }
 
 // count returns how many messages of logger contain text, and a channel
@@ -108,8 +112,7 @@ func (l *serviceLogs) fatals() []logEntry {
 	return append([]logEntry(nil), l.fatal...)
 }
 
-// Close closes the file; later lines are dropped (some goroutines of the
-// services, e.g. NATS callbacks, outlive their Start).
+// Close closes the file; later lines are dropped.
 func (l *serviceLogs) Close() error { return l.out.Close() }
 
 type closableWriter struct {
@@ -134,4 +137,24 @@ func (w *closableWriter) Close() error {
 	defer w.mu.Unlock()
 	w.closed = true
 	return w.f.Close()
+}
+
+// lineWriter splits one process's output into lines. exec copies a
+// process's output from one goroutine, so it needs no lock of its own.
+type lineWriter struct {
+	logs *serviceLogs
+	name string
+	buf  []byte
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.buf = append(w.buf, b...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		w.logs.recordLine(w.name, bytes.Clone(w.buf[:i]))
+		w.buf = w.buf[i+1:]
+	}
 }

@@ -48,6 +48,9 @@ func setupProcess(m *testing.M) (int, error) {
 	if builtBin, err = support.Remediator(dir); err != nil {
 		return 0, err
 	}
+	if argoEventsBin, err = support.TestCommand(dir, "argoevents"); err != nil {
+		return 0, err
+	}
 	if ca, err = newTestCA(); err != nil {
 		return 0, err
 	}

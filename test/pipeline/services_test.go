@@ -1,114 +1,134 @@
 package pipeline
 
 import (
-	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources"
-	"github.com/argoproj/argo-events/pkg/metrics"
-	"github.com/argoproj/argo-events/pkg/sensors"
-	"github.com/argoproj/argo-events/pkg/shared/logging"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
 
-// eventBusSubject is what the controller sets in EVENTBUS_SUBJECT; the
-// JetStream drivers derive their subjects from the event source and event
-// names and ignore it.
-const eventBusSubject = "eventbus-default"
-
-// services runs Argo Events eventsource and sensor services in this process,
-// as their cmd packages do (pkg/eventsources/cmd, pkg/sensors/cmd) minus the
-// environment decoding and the metrics server on :7777/:7778: the metrics
-// are collected (metrics.NewMetrics) but not served.
+// services runs Argo Events eventsource and sensor services, each as its
+// own process of test/cmd/argoevents (the same adaptor and sensor code as
+// the argo-events image, built without -race: see that command for why),
+// with its object, the EventBus configuration and a kubeconfig of its
+// ServiceAccount.
 type services struct {
-	logs   *serviceLogs
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	ctx    context.Context
+	bin  string // test/cmd/argoevents, built by TestMain
+	dir  string
+	logs *serviceLogs
 
-	mu   sync.Mutex
-	errs []error
+	mu       sync.Mutex
+	procs    []*serviceProc
+	stopping bool
 }
 
-func newServices(logs *serviceLogs) *services {
-	ctx, cancel := context.WithCancel(context.Background())
-	return &services{logs: logs, ctx: ctx, cancel: cancel}
+type serviceProc struct {
+	name string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
 }
 
-func (s *services) run(name string, start func(ctx context.Context) error) {
-	ctx := logging.WithLogger(s.ctx, s.logs.logger(name))
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if err := start(ctx); err != nil {
-			s.mu.Lock()
-			s.errs = append(s.errs, fmt.Errorf("%s: %w", name, err))
-			s.mu.Unlock()
-		}
-	}()
+func newServices(bin, dir string, logs *serviceLogs) *services {
+	return &services{bin: bin, dir: dir, logs: logs}
 }
 
-// startEventSource runs es; the service's name in the logs is
-// "eventsource-<name>".
-func (s *services) startEventSource(es *aev1.EventSource, bus *aev1.BusConfig) {
-	s.run("eventsource-"+es.Name, func(ctx context.Context) error {
-		a := eventsources.NewEventSourceAdaptor(es, bus, eventBusSubject, es.Name+"-eventsource-0", metrics.NewMetrics(es.Namespace))
-		return a.Start(ctx)
-	})
+// startEventSource runs es with the credentials of cfg; the service's name
+// in the logs is "eventsource-<name>".
+func (s *services) startEventSource(es *aev1.EventSource, bus *aev1.BusConfig, cfg *rest.Config) error {
+	return s.start("eventsource", es.Name, es, bus, cfg)
 }
 
-// startSensor runs sensor with the Kubernetes clients of cfg (the Sensor's
+// startSensor runs sensor with the credentials of cfg (the Sensor's
 // ServiceAccount); "sensor-<name>" in the logs.
 func (s *services) startSensor(sensor *aev1.Sensor, bus *aev1.BusConfig, cfg *rest.Config) error {
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	s.run("sensor-"+sensor.Name, func(ctx context.Context) error {
-		sc := sensors.NewSensorContext(kube, dyn, sensor, bus, eventBusSubject, sensor.Name+"-sensor-0", metrics.NewMetrics(sensor.Namespace))
-		return sc.Start(ctx)
-	})
-	return nil
+	return s.start("sensor", sensor.Name, sensor, bus, cfg)
 }
 
-// Stop cancels every service and waits for them to return. It must run
-// before the EventBus shuts down: a leader elector that loses its NATS
-// connection calls Fatal.
-func (s *services) Stop() []error {
-	s.logs.quiet()
-	s.cancel()
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.errs
-}
-
-// useKubeconfig points KUBECONFIG at a kubeconfig of cfg: the resource event
-// source builds its client from that variable (sharedutil.GetClientConfig),
-// or from the in-cluster config when it is empty.
-func useKubeconfig(cfg *rest.Config, dir string) error {
+func (s *services) start(kind, objName string, obj any, bus *aev1.BusConfig, cfg *rest.Config) error {
+	name := kind + "-" + objName
+	files := map[string]any{name + ".json": obj, name + "-bus.json": bus}
+	for file, v := range files {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(s.dir, file), b, 0o600); err != nil {
+			return err
+		}
+	}
 	kc, err := cluster.KubeConfigFor(cfg)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, "kubeconfig-eventsource")
-	if err := os.WriteFile(path, kc, 0o600); err != nil {
+	kubeconfig := filepath.Join(s.dir, "kubeconfig-"+name)
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
 		return err
 	}
-	return os.Setenv(aev1.EnvVarKubeConfig, path)
+	cmd := exec.Command(s.bin, "-kind", kind, "-name", name,
+		"-object", filepath.Join(s.dir, name+".json"), "-bus", filepath.Join(s.dir, name+"-bus.json"))
+	// The rest of the environment (SSL_CERT_FILE, HTTPS_PROXY) is the test
+	// process's, set by TestMain. Leader electors write /tmp/graft.log, as
+	// in a pod.
+	cmd.Env = append(os.Environ(), aev1.EnvVarKubeConfig+"="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = s.logs.writer(name), s.logs.writer(name)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	p := &serviceProc{name: name, cmd: cmd, done: make(chan struct{})}
+	s.mu.Lock()
+	s.procs = append(s.procs, p)
+	s.mu.Unlock()
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+		s.mu.Lock()
+		stopping := s.stopping
+		s.mu.Unlock()
+		if !stopping {
+			s.logs.died(name, p.err)
+		}
+	}()
+	return nil
+}
+
+// Stop ends every service (SIGTERM, as the kubelet would) and waits for
+// them, killing what has not exited after 30 s. It must run before the
+// EventBus shuts down: a leader elector that loses its NATS connection
+// calls Fatal.
+func (s *services) Stop() []error {
+	s.mu.Lock()
+	s.stopping = true
+	procs := s.procs
+	s.mu.Unlock()
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	var errs []error
+	for _, p := range procs {
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			errs = append(errs, fmt.Errorf("%s did not exit within 30 s of SIGTERM", p.name))
+			continue
+		}
+		if p.err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p.name, p.err))
+		}
+	}
+	return errs
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

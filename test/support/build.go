@@ -47,3 +47,21 @@ func BuildRemediator(tb testing.TB, dir string) string {
 	}
 	return bin
 }
+
+// TestCommand builds the test module's command test/cmd/<name> into dir
+// and returns its path. It is built without -race even under `go test
+// -race`: these commands run third-party services (argo-events) or
+// measured processes, whose figures and races are not the tests' subject.
+func TestCommand(dir, name string) (string, error) {
+	root, err := cluster.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, name)
+	build := exec.Command("go", "build", "-o", bin, "./cmd/"+name)
+	build.Dir = filepath.Join(root, "test")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building test/cmd/%s: %w\n%s", name, err, out)
+	}
+	return bin, nil
+}
