@@ -64,8 +64,9 @@ func main() {
 	metricsAddr := flag.String("metrics-addr", "", "serve /metrics here (host:port, port 0 for any); the address is logged")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	if err := run(ctx, *kind, *object, *bus, *name, *metricsAddr); err != nil {
+	err := run(ctx, *kind, *object, *bus, *name, *metricsAddr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "argoevents:", err)
 		os.Exit(1)
 	}
