@@ -28,6 +28,9 @@ Usage:
   remediator sweep    find and remediate stuck nodes in REMEDIATOR_NAMESPACE (empty: all)
   remediator watch    the sweep every REMEDIATOR_WATCH_INTERVAL, serving Prometheus metrics
                       on REMEDIATOR_METRICS_ADDRESS (/metrics, /healthz) until SIGTERM
+  remediator pods     watch the workflow pods of REMEDIATOR_NAMESPACE (empty: all) and serve
+                      their changes to Argo Events' generic event source (gRPC) on
+                      REMEDIATOR_PODS_ADDRESS until SIGTERM
 
 Environment variables:
 `
@@ -41,7 +44,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	mode := ""
-	if len(args) > 0 && (args[0] == config.ModeSweep || args[0] == config.ModeWatch) {
+	if len(args) > 0 && (args[0] == config.ModeSweep || args[0] == config.ModeWatch || args[0] == config.ModePods) {
 		mode, args = args[0], args[1:]
 	}
 	if len(args) > 0 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

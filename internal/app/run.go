@@ -10,6 +10,7 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/config"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/kubeevent"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/notify"
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/podwatch"
 	"github.com/argo-oom-remediator/argo-oom-remediator/internal/remediate"
 	"github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -47,11 +48,15 @@ type runner struct {
 
 // Run does what the configuration asks: remediate one node, every stuck node
 // of one workflow, (Mode sweep) every stuck node found by a scan, or (Mode
-// watch) the sweep every WatchInterval, with metrics, until ctx ends. The
+// watch) the sweep every WatchInterval, with metrics, until ctx ends, or
+// (Mode pods) serve workflow pod events to Argo Events until ctx ends. The
 // returned error maps to an exit code with ExitCode.
 func Run(ctx context.Context, cfg config.Config, d Deps) error {
 	if err := cfg.Validate(); err != nil {
 		return &BadInputError{Err: err}
+	}
+	if cfg.Mode == config.ModePods {
+		return podwatch.Serve(ctx, d.Kube, d.Log, podwatch.Options{Namespace: cfg.Namespace, Address: cfg.PodsAddress, MetricsAddress: cfg.MetricsAddress})
 	}
 	if d.Clock == nil {
 		d.Clock = clock.RealClock{}

@@ -26,6 +26,10 @@ const ModeSweep = "sweep"
 // WatchInterval, with metrics.
 const ModeWatch = "watch"
 
+// ModePods is the mode of `remediator pods`: the lean workflow pod watcher
+// that serves Argo Events' generic event source (internal/podwatch).
+const ModePods = "pods"
+
 // Reasons lists the accepted trigger reasons.
 var Reasons = []string{ReasonOOMKilled, ReasonDeleted, ReasonWaitFailed, ReasonManual, ReasonSweep}
 
@@ -74,7 +78,8 @@ type Config struct {
 	ResubmitMaxAttempts Int      `split_words:"true" default:"3" desc:"Resubmissions of one workflow's chain, at most (1 to 10)."`
 
 	WatchInterval  Duration `split_words:"true" default:"1m" desc:"Watch: time between two sweeps."`
-	MetricsAddress string   `split_words:"true" default:":9090" desc:"Watch: address the /metrics and /healthz endpoints listen on (host:port)."`
+	MetricsAddress string   `split_words:"true" default:":9090" desc:"Watch and pods: address the /metrics and /healthz endpoints listen on (host:port)."`
+	PodsAddress    string   `split_words:"true" default:":9000" desc:"Pods: address the gRPC service of Argo Events' generic event source listens on (host:port)."`
 
 	DryRun Bool `split_words:"true" default:"false" desc:"Report what would be done; write nothing."`
 	Nudge  Bool `split_words:"true" default:"false" desc:"After the fix, annotate the Workflow so Argo v3.6+ reconciles at once (needs patch on workflows)."`

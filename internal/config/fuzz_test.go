@@ -19,19 +19,20 @@ var fuzzVars = []string{
 	// Set from the values of other arguments (see reused): they need no
 	// argument of their own.
 	"WATCH_INTERVAL", "METRICS_ADDRESS", "RESUBMIT", "RESUBMIT_MAX_MEMORY", "RESUBMIT_MAX_ATTEMPTS",
+	"PODS_ADDRESS",
 }
 
 // reused gives, for each variable past FuzzLoad's own arguments, the
 // argument whose value it takes: the watch's interval the verify timeout's
 // (a duration), its metrics address the cluster name's; the resubmit's
 // switch the dry run's, its memory bound the hint's, its attempts the sink
-// retries'.
-var reused = []int{8, 13, 16, 23, 12}
+// retries'; the pod watcher's address the cluster name's too.
+var reused = []int{8, 13, 16, 23, 12, 13}
 
 // minHintMaxBytes is minHintMax in bytes, for checkUsable.
 const minHintMaxBytes = 64 << 20
 
-// FuzzLoad feeds arbitrary values to every variable, in both modes. Load
+// FuzzLoad feeds arbitrary values to every variable, in every mode. Load
 // never panics; every problem it reports names a REMEDIATOR_ variable; and a
 // configuration it accepts is one the remediator can use: valid Kubernetes
 // names, an absolute http(s) sink, non-negative durations with the deadline
@@ -66,10 +67,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		mode := ""
 		if sweep {
-			mode = ModeSweep
-			if len(cluster)%2 == 1 {
-				mode = ModeWatch
-			}
+			mode = []string{ModeSweep, ModeWatch, ModePods}[len(cluster)%3]
 		}
 		c, err := Load(mode)
 		if err != nil {
@@ -111,6 +109,10 @@ func checkUsable(t *testing.T, c Config) {
 	}
 	if _, _, err := net.SplitHostPort(c.MetricsAddress); c.Mode == ModeWatch && (err != nil || c.WatchInterval.Duration <= 0) {
 		bad("watch setting", c.MetricsAddress+" "+c.WatchInterval.raw)
+	}
+	_, _, metricsErr := net.SplitHostPort(c.MetricsAddress)
+	if _, _, err := net.SplitHostPort(c.PodsAddress); c.Mode == ModePods && (err != nil || metricsErr != nil || c.Workflow != "" || c.NodeID != "") {
+		bad("pod watcher setting", c.PodsAddress+" "+c.MetricsAddress+" "+c.Workflow+" "+c.NodeID)
 	}
 	if c.HintMaxMemory.Value.Value() < minHintMaxBytes {
 		bad("memory hint cap", c.HintMaxMemory.raw)

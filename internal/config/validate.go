@@ -31,8 +31,9 @@ func (c Config) Validate() error {
 		}
 	}
 	sweep := c.Mode == ModeSweep || c.Mode == ModeWatch
-	name(c.Namespace, "NAMESPACE", !sweep, validation.IsDNS1123Label)
-	name(c.Workflow, "WORKFLOW", !sweep, validation.IsDNS1123Subdomain)
+	pods := c.Mode == ModePods
+	name(c.Namespace, "NAMESPACE", !sweep && !pods, validation.IsDNS1123Label)
+	name(c.Workflow, "WORKFLOW", !sweep && !pods, validation.IsDNS1123Subdomain)
 	name(c.NodeID, "NODE_ID", false, validation.IsDNS1123Subdomain)
 	name(c.PodName, "POD_NAME", false, validation.IsDNS1123Subdomain)
 	if c.NodeID == "" && c.PodName != "" {
@@ -44,7 +45,10 @@ func (c Config) Validate() error {
 	if sweep && c.NodeID != "" {
 		bad("NODE_ID", "is not used by the sweep, which finds the stuck nodes itself")
 	}
-	if c.Mode != "" && !sweep {
+	if pods && (c.Workflow != "" || c.NodeID != "") {
+		bad("WORKFLOW", "and %s_NODE_ID are not used by the pod watcher, which watches every workflow pod of %s_NAMESPACE", Prefix, Prefix)
+	}
+	if c.Mode != "" && !sweep && !pods {
 		errs = append(errs, fmt.Errorf("unknown mode %q", c.Mode))
 	}
 	if c.PodUID != "" && len(validation.IsValidLabelValue(c.PodUID)) > 0 {
@@ -69,8 +73,15 @@ func (c Config) Validate() error {
 	positive(c.SinkTimeout, "SINK_TIMEOUT", false)
 	if c.Mode == ModeWatch {
 		positive(c.WatchInterval, "WATCH_INTERVAL", false)
+	}
+	if c.Mode == ModeWatch || pods {
 		if _, _, err := net.SplitHostPort(c.MetricsAddress); err != nil {
 			bad("METRICS_ADDRESS", "%q is not host:port (examples: :9090, 127.0.0.1:9090)", c.MetricsAddress)
+		}
+	}
+	if pods {
+		if _, _, err := net.SplitHostPort(c.PodsAddress); err != nil {
+			bad("PODS_ADDRESS", "%q is not host:port (examples: :9000, 127.0.0.1:9000)", c.PodsAddress)
 		}
 	}
 	if c.Deadline.err == nil && c.GracePeriod.err == nil && c.Deadline.Duration > 0 && c.Deadline.Duration <= c.GracePeriod.Duration {
