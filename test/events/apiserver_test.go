@@ -37,7 +37,11 @@ func TestJobOnAPIServer(t *testing.T) {
 		t.Helper()
 		trigger := sensor.Spec.Triggers[0]
 		k8s := standardk8s.NewStandardK8sTrigger(c.Kube, dynamic.NewForConfigOrDie(c.Config), sensor, &trigger, logger.Sugar())
-		fired := argoEvents(map[string]cloudevents.Event{dep: e.cloudEvent(t)})
+		got, err := received(sensor, map[string]cloudevents.Event{dep: e.cloudEvent(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fired := argoEvents(got)
 		obj, err := k8s.FetchResource(ctx)
 		if err != nil {
 			t.Fatal(err)

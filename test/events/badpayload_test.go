@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/events"
 	"github.com/argoproj/argo-events/pkg/sensors/dependencies"
 	"github.com/argoproj/argo-events/pkg/sensors/triggers"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -200,16 +199,16 @@ func payloadCases() []payloadCase {
 }
 
 // payloadEvent is the CloudEvent of the workflow-pods EventSource for the
-// given bodies, carried over the EventBus (see resourceEvent).
+// given bodies, carried over the EventBus (see watcherEvent). The watcher
+// only sends pods its informer decoded, so these odd bodies test the
+// Sensor's own robustness, whatever feeds it.
 func payloadEvent(t *testing.T, es *v1alpha1.EventSource, typ v1alpha1.ResourceEventType, body, oldBody json.RawMessage) cloudevents.Event {
 	t.Helper()
-	src := es.Spec.Resource["workflow-pods"]
-	data, err := json.Marshal(&events.ResourceEventData{EventType: string(typ), Body: &body, OldBody: &oldBody,
-		Group: src.Group, Version: src.Version, Resource: src.Resource, Metadata: src.Metadata})
+	payload, err := json.Marshal(map[string]any{"type": string(typ), "body": body, "oldBody": oldBody})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dispatch(t, v1alpha1.ResourceEvent, es.Name, "workflow-pods", data)
+	return genericEvent(t, es, "workflow-pods", payload)
 }
 
 // bodies returns the JSON of the case's pods.
@@ -242,6 +241,10 @@ func (c payloadCase) bodies(t *testing.T) (body, oldBody json.RawMessage) {
 
 // tryRenderJob is renderJob returning argo-events' errors instead of failing.
 func tryRenderJob(s *v1alpha1.Sensor, fired map[string]cloudevents.Event) (*batchv1.Job, error) {
+	fired, err := received(s, fired)
+	if err != nil {
+		return nil, err
+	}
 	trigger := s.Spec.Triggers[0].DeepCopy()
 	if err := triggers.ApplyTemplateParameters(argoEvents(fired), trigger); err != nil {
 		return nil, err
@@ -364,7 +367,7 @@ func TestBadPayloads(t *testing.T) {
 	// Not JSON at all: argo-events' filter errs and drops the event.
 	t.Run("malformed JSON", func(t *testing.T) {
 		for _, data := range []string{`{"type":"UPDATE","body":{"metadata":`, `not json`, ``} {
-			ev := &v1alpha1.Event{Context: &v1alpha1.EventContext{Type: string(v1alpha1.ResourceEvent), DataContentType: "application/json",
+			ev := &v1alpha1.Event{Context: &v1alpha1.EventContext{Type: string(v1alpha1.GenericEvent), DataContentType: "application/json",
 				Source: es.Name, Subject: "workflow-pods", SpecVersion: "1.0", ID: "x", Time: metav1.Now()}, Data: []byte(data)}
 			pass, err := triggersFilter(dep, ev)
 			if pass {

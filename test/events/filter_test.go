@@ -32,7 +32,7 @@ func (e podEvent) cloudEvent(t *testing.T) cloudevents.Event {
 	if e.typ == v1alpha1.UPDATE {
 		old = pod(t, e.scenario, e.oldStep)
 	}
-	return resourceEvent(t, es, "workflow-pods", e.typ, pod(t, e.scenario, e.atStep), old)
+	return watcherEvent(t, es, "workflow-pods", e.typ, pod(t, e.scenario, e.atStep), old)
 }
 
 // TestRemediationFilter runs captured pod events through the oom-remediation

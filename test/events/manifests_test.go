@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
-	"github.com/argoproj/argo-events/pkg/eventsources/sources/resource"
 	eventsourcereconciler "github.com/argoproj/argo-events/pkg/reconciler/eventsource"
 	sensorreconciler "github.com/argoproj/argo-events/pkg/reconciler/sensor"
 	sharedutil "github.com/argoproj/argo-events/pkg/shared/util"
@@ -219,32 +218,28 @@ func TestEveryManifestIsListed(t *testing.T) {
 	}
 }
 
-// TestWorkflowPodsEventSource pins what the Sensor relies on.
+// TestWorkflowPodsEventSource pins what the Sensor relies on: the generic
+// event source that relays `remediator pods` (manifests/base), JSON bodies
+// the filters can read, and the dependency's transform that unwraps them.
 func TestWorkflowPodsEventSource(t *testing.T) {
 	es := loadEventSource(t, "workflow-pods.yaml")
-	src := es.Spec.Resource["workflow-pods"]
-	if src.Namespace != "" {
-		t.Errorf("namespace = %q, want unset (all namespaces; overlays may narrow it)", src.Namespace)
+	if len(es.Spec.Resource) > 0 {
+		t.Error("a resource event source caches every workflow pod in full; the lean watcher replaces it")
 	}
-	if gvr := src.GroupVersionResource; gvr != (metav1.GroupVersionResource{Version: "v1", Resource: "pods"}) {
-		t.Errorf("resource = %v, want v1 pods", gvr)
+	src, ok := es.Spec.Generic["workflow-pods"]
+	if !ok {
+		t.Fatal("no generic event workflow-pods")
 	}
-	if want := []v1alpha1.ResourceEventType{v1alpha1.UPDATE, v1alpha1.DELETE}; !slices.Equal(src.EventTypes, want) {
-		t.Errorf("eventTypes = %v, want %v", src.EventTypes, want)
+	if src.URL != "oom-remediator-pods:9000" || !src.Insecure || !src.JSONBody {
+		t.Errorf("generic = url %s, insecure %v, jsonBody %v; want oom-remediator-pods:9000 (the Service, same namespace), plaintext, JSON bodies",
+			src.URL, src.Insecure, src.JSONBody)
 	}
-	// The same function the event source uses for its informer's ListOptions.
-	sel, err := resource.LabelSelector(src.Filter.Labels)
-	if err != nil {
-		t.Fatal(err)
+	dep := loadSensor(t, "oom-remediation.yaml").Spec.Dependencies[0]
+	if dep.EventSourceName != es.Name || dep.EventName != "workflow-pods" {
+		t.Errorf("dependency reads %s/%s, want %s/workflow-pods", dep.EventSourceName, dep.EventName, es.Name)
 	}
-	if got := sel.String(); got != "workflows.argoproj.io/workflow" {
-		t.Errorf("server-side label selector = %q, want workflows.argoproj.io/workflow", got)
-	}
-	if len(src.Filter.Fields) > 0 {
-		t.Error("field filters are client-side and only match scalars: use the Sensor's filters")
-	}
-	if es.Spec.Template == nil || es.Spec.Template.ServiceAccountName != "oom-remediator-eventsource" {
-		t.Error("serviceAccountName is not oom-remediator-eventsource")
+	if dep.Transform == nil || dep.Transform.JQ != ".body" {
+		t.Errorf("dependency transform = %+v, want jq .body (unwraps the generic source's envelope)", dep.Transform)
 	}
 
 	wh := loadEventSource(t, "remediator-notifications.yaml").Spec.Webhook["remediations"]

@@ -95,11 +95,20 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	if err != nil {
 		return err
 	}
-	// The documented patch for a namespaced install: the shipped Role only
-	// grants list/watch on pods in its own namespace.
-	src := pods.Spec.Resource["workflow-pods"]
-	src.Namespace = p.NS
-	pods.Spec.Resource["workflow-pods"] = src
+	// The pod watcher (`remediator pods`, the Deployment oom-remediator-pods)
+	// with the EventSource's ServiceAccount, on the namespace the shipped
+	// Role covers, as the namespaced overlay sets it; the generic source
+	// reaches it on a free port instead of the Service.
+	watcherPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	if err := svcs.startPodWatcher(builtBin, p.NS, "127.0.0.1:"+watcherPort, esCfg); err != nil {
+		return err
+	}
+	src := pods.Spec.Generic["workflow-pods"]
+	src.URL = "127.0.0.1:" + watcherPort
+	pods.Spec.Generic["workflow-pods"] = src
 	notifications, err := loadEventSource("remediator-notifications.yaml", p.NS)
 	if err != nil {
 		return err

@@ -19,9 +19,11 @@ const (
 )
 
 // waitReady waits until both Sensors subscribed, the webhook route is
-// active, and the resource event source demonstrably publishes pod updates:
-// a canary pod with the workflow label but no node-id annotation (so the
-// Sensor ignores it) is touched until an event for it goes out.
+// active, and the workflow-pods event source demonstrably publishes pod
+// updates: a canary pod with the workflow label but no node-id annotation
+// (so the Sensor ignores it) is touched until an event for it goes out. The
+// touch changes the workflow label, which the pod watcher sends (it drops
+// an UPDATE that changes nothing the Sensor reads).
 func (p *pipeline) waitReady(ctx context.Context) error {
 	for _, w := range []struct{ logger, text string }{
 		{"sensor-oom-remediation", sensorReady},
@@ -47,7 +49,7 @@ func (p *pipeline) canary(ctx context.Context) error {
 	const logger = "eventsource-workflow-pods"
 	for i := 0; ; i++ {
 		before, _ := p.Logs.count(logger, publishedLine)
-		patch := fmt.Sprintf(`{"metadata":{"annotations":{"canary":%q}}}`, strconv.Itoa(i))
+		patch := fmt.Sprintf(`{"metadata":{"labels":{"workflows.argoproj.io/workflow":%q}}}`, "canary-"+strconv.Itoa(i))
 		if _, err := pods.Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			return err
 		}

@@ -55,6 +55,27 @@ func (s *services) startSensor(sensor *aev1.Sensor, bus *aev1.BusConfig, cfg *re
 	return s.start("sensor", sensor.Name, sensor, bus, cfg)
 }
 
+// startPodWatcher runs `remediator pods` (bin) on namespace with the
+// credentials of cfg, serving the generic event source on addr; "pods" in
+// the logs.
+func (s *services) startPodWatcher(bin, namespace, addr string, cfg *rest.Config) error {
+	kubeconfig, err := s.kubeconfig("pods", cfg)
+	if err != nil {
+		return err
+	}
+	return s.run("pods", exec.Command(bin, "pods"), "REMEDIATOR_KUBECONFIG="+kubeconfig, "REMEDIATOR_NAMESPACE="+namespace,
+		"REMEDIATOR_PODS_ADDRESS="+addr, "REMEDIATOR_METRICS_ADDRESS=127.0.0.1:0", "REMEDIATOR_LOG_FORMAT=json")
+}
+
+func (s *services) kubeconfig(name string, cfg *rest.Config) (string, error) {
+	kc, err := cluster.KubeConfigFor(cfg)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(s.dir, "kubeconfig-"+name)
+	return path, os.WriteFile(path, kc, 0o600)
+}
+
 func (s *services) start(kind, objName string, obj any, bus *aev1.BusConfig, cfg *rest.Config) error {
 	name := kind + "-" + objName
 	files := map[string]any{name + ".json": obj, name + "-bus.json": bus}
@@ -67,20 +88,20 @@ func (s *services) start(kind, objName string, obj any, bus *aev1.BusConfig, cfg
 			return err
 		}
 	}
-	kc, err := cluster.KubeConfigFor(cfg)
+	kubeconfig, err := s.kubeconfig(name, cfg)
 	if err != nil {
 		return err
 	}
-	kubeconfig := filepath.Join(s.dir, "kubeconfig-"+name)
-	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
-		return err
-	}
+	// Leader electors write /tmp/graft.log, as in a pod.
 	cmd := exec.Command(s.bin, "-kind", kind, "-name", name,
 		"-object", filepath.Join(s.dir, name+".json"), "-bus", filepath.Join(s.dir, name+"-bus.json"))
-	// The rest of the environment (SSL_CERT_FILE, HTTPS_PROXY) is the test
-	// process's, set by TestMain. Leader electors write /tmp/graft.log, as
-	// in a pod.
-	cmd.Env = append(os.Environ(), aev1.EnvVarKubeConfig+"="+kubeconfig)
+	return s.run(name, cmd, aev1.EnvVarKubeConfig+"="+kubeconfig)
+}
+
+// run starts cmd as the service name with env added to the test process's
+// environment (SSL_CERT_FILE, HTTPS_PROXY: set by TestMain).
+func (s *services) run(name string, cmd *exec.Cmd, env ...string) error {
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = s.logs.writer(name), s.logs.writer(name)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
