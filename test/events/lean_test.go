@@ -96,4 +96,3 @@ func stepsOf(t *testing.T, scenario string) []string {
 	}
 	return steps
 }
-
