@@ -6,12 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/podcache"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -79,4 +85,95 @@ func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) podcache.R
 	}
 	r.PeakMiB = rss.MiB(tb)
 	return r
+}
+
+// measureWatcher runs the shipped `remediator pods` (bin) against c with
+// admin credentials over every namespace (the cluster-wide install), waits
+// until its /healthz says its cache holds every workflow pod, reads its
+// /metrics, stops it and returns the figures as a podcache.Report (mode
+// "pods"; HeapAfterGC is the Go heap in use as the metrics report it,
+// without a forced GC).
+func measureWatcher(tb testing.TB, c *cluster.Cluster, bin string) podcache.Report {
+	tb.Helper()
+	dir := tb.TempDir()
+	port := freePort(tb)
+	rss := support.NewPeakRSS(tb, dir)
+	cmd := rss.Command(bin, "pods")
+	cmd.Env = []string{"REMEDIATOR_KUBECONFIG=" + support.Kubeconfig(tb, dir, "kubeconfig", c.Config),
+		"REMEDIATOR_PODS_ADDRESS=127.0.0.1:0", "REMEDIATOR_METRICS_ADDRESS=127.0.0.1:" + port}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	base := "http://127.0.0.1:" + port
+	support.Eventually(tb, "the pod watcher's cache to be full", 10*time.Minute, func(ctx context.Context) (bool, error) {
+		select {
+		case err := <-exited:
+			return false, fmt.Errorf("remediator pods ended (%v): %s", err, out.String())
+		default:
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false, nil // not listening yet
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	r := podcache.Report{Mode: "pods", Seconds: time.Since(began).Seconds()}
+	m := scrape(tb, base+"/metrics")
+	r.Cached = int(m["argo_oom_remediator_pods_cached"])
+	r.HeapAfterGC = uint64(m["go_memstats_heap_alloc_bytes"])
+	r.RSS = uint64(m["process_resident_memory_bytes"])
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		tb.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		tb.Fatalf("remediator pods: %v\n%s", err, out.String())
+	}
+	r.PeakMiB = rss.MiB(tb)
+	return r
+}
+
+// scrape returns the unlabelled samples of a Prometheus text exposition.
+func scrape(tb testing.TB, url string) map[string]float64 {
+	tb.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		tb.Fatalf("%s: %v", url, err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) > 0 {
+				continue
+			}
+			switch {
+			case m.GetGauge() != nil:
+				out[name] = m.GetGauge().GetValue()
+			case m.GetCounter() != nil:
+				out[name] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+func freePort(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

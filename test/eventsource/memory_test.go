@@ -17,50 +17,59 @@ import (
 // namespaces the pods are spread over.
 const namespaces = 10
 
-// memoryLimit is the EventSource container's memory limit in
-// eventsources/workflow-pods.yaml, in MiB.
-func memoryLimit(tb testing.TB) float64 {
+// watcherMemoryLimit is the memory limit of the pod watcher's container
+// (Deployment oom-remediator-pods in manifests/base), in MiB.
+func watcherMemoryLimit(tb testing.TB) float64 {
 	tb.Helper()
-	docs, err := yamldocs.ReadFile(eventSourceFile)
+	docs, err := yamldocs.ReadFile(watcherFile)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	u := &unstructured.Unstructured{}
-	if err := u.UnmarshalJSON(docs[0]); err != nil {
-		tb.Fatal(err)
+	for _, doc := range docs {
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(doc); err != nil {
+			tb.Fatal(err)
+		}
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			v, _, _ := unstructured.NestedString(c.(map[string]any), "resources", "limits", "memory")
+			if v == "" {
+				continue
+			}
+			q, err := resource.ParseQuantity(v)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return float64(q.Value()) / (1 << 20)
+		}
 	}
-	v, _, err := unstructured.NestedString(u.Object, "spec", "template", "container", "resources", "limits", "memory")
-	if err != nil || v == "" {
-		tb.Fatalf("%s: no memory limit (%v)", eventSourceFile, err)
-	}
-	q, err := resource.ParseQuantity(v)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return float64(q.Value()) / (1 << 20)
+	tb.Fatalf("%s: no Deployment with a memory limit", watcherFile)
+	return 0
 }
 
 // TestEventSourceMemory: at 1,000 workflow pods (and 200 others) on a
-// control plane of its own, argo-events' resource event source on the
-// shipped EventSource stays under the EventSource's memory limit and
-// dispatches no event of a non-workflow pod; the lean watcher caches
-// exactly the 1,000 workflow pods (the sentinel among them).
+// control plane of its own, the shipped pod watcher (`remediator pods`, the
+// Deployment oom-remediator-pods) caches exactly the 1,000 workflow pods
+// and peaks under its Deployment's memory limit; podcache's lean mode (the
+// same transform in a bare informer) caches the same pods and sees no
+// foreign one.
 func TestEventSourceMemory(t *testing.T) {
 	ctx := context.Background()
 	c := cluster.Start(t)
-	bin := buildPodcache(t, t.TempDir())
+	dir := t.TempDir()
+	bin := buildPodcache(t, dir)
+	remediator := support.BuildRemediator(t, dir)
 	nss, sentinelNS := createNamespaces(ctx, t, c, namespaces)
 	const pods = 1000
 	createPods(ctx, t, c, nss, 1, pods)
-	limit := memoryLimit(t)
 
-	ae := measure(t, c, bin, "argo-events", sentinelNS)
-	t.Log(ae)
-	if ae.Foreign != 0 {
-		t.Errorf("argo-events dispatched %d events of non-workflow pods", ae.Foreign)
-	}
-	if ae.PeakMiB >= limit {
-		t.Errorf("argo-events' resource event source peaked at %.1f MiB, over the EventSource's limit of %.0f MiB", ae.PeakMiB, limit)
+	w := measureWatcher(t, c, remediator)
+	t.Log(w)
+	if limit := watcherMemoryLimit(t); w.Cached != pods || w.PeakMiB >= limit {
+		t.Errorf("remediator pods: %d pods cached, peak RSS %.1f MiB; want %d, under its limit of %.0f MiB", w.Cached, w.PeakMiB, pods, limit)
 	}
 	lean := measure(t, c, bin, "lean", sentinelNS)
 	t.Log(lean)
@@ -70,7 +79,8 @@ func TestEventSourceMemory(t *testing.T) {
 }
 
 // BenchmarkEventSourceMemory measures argo-events' resource event source
-// and the lean watcher at 1,000, 5,000 and 10,000 workflow pods (plus one
+// (the EventSource shipped before the pod watcher), podcache's lean mode
+// and the shipped pod watcher (`remediator pods`) at 1,000, 5,000 and 10,000 workflow pods (plus one
 // non-workflow pod per five), growing one population, and reports the
 // bytes of live heap per cached pod between the smallest and the largest
 // size. EVENTSOURCE_PODS=N measures N only.
@@ -82,7 +92,9 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 	}
 	for i := 0; i < b.N; i++ {
 		c := cluster.Start(b)
-		bin := buildPodcache(b, b.TempDir())
+		dir := b.TempDir()
+		bin := buildPodcache(b, dir)
+		remediator := support.BuildRemediator(b, dir)
 		nss, sentinelNS := createNamespaces(ctx, b, c, namespaces)
 		have := 1 // the sentinel
 		first := map[string]podcache.Report{}
@@ -90,8 +102,13 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 		for _, n := range sizes {
 			createPods(ctx, b, c, nss, have, n)
 			have = n
-			for _, mode := range []string{"argo-events", "lean"} {
-				r := measure(b, c, bin, mode, sentinelNS)
+			for _, mode := range []string{"argo-events", "lean", "pods"} {
+				var r podcache.Report
+				if mode == "pods" {
+					r = measureWatcher(b, c, remediator)
+				} else {
+					r = measure(b, c, bin, mode, sentinelNS)
+				}
 				table = append(table, fmt.Sprintf("%6d pods  %s", n, r))
 				b.ReportMetric(r.PeakMiB, fmt.Sprintf("%s-%d-peak-RSS-MiB", mode, n))
 				b.ReportMetric(podcache.MiB(r.HeapAfterGC), fmt.Sprintf("%s-%d-heap-MiB", mode, n))

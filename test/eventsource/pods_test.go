@@ -19,7 +19,10 @@ const (
 	repoRoot        = "../.."
 	workflowPodFile = "../events/testdata/pods/oom-main/01-running.json"
 	otherPodFile    = "../events/testdata/pods/not-a-workflow-pod/01-running.json"
-	eventSourceFile = repoRoot + "/eventsources/workflow-pods.yaml"
+	// argo-events' resource EventSource as shipped before the pod watcher.
+	eventSourceFile = "testdata/workflow-pods-resource.yaml"
+	// The pod watcher's Deployment.
+	watcherFile = repoRoot + "/manifests/base/deployment-pods.yaml"
 )
 
 // sentinelName is the workflow pod created first, alone in a namespace

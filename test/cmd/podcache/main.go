@@ -14,7 +14,7 @@
 //     the figure is the informer's and the event encoding's.
 //   - lean: a typed pod informer with the same label selector whose
 //     transform keeps only the fields the Sensor's filters and the Job's
-//     parameters read (leanPod): the lean watcher of issue 12, measured.
+//     parameters read (podwatch.Lean, the transform of `remediator pods`).
 //
 // The API server is the one of $KUBECONFIG. The cache is known to hold
 // every pod when an UPDATE of the sentinel pod arrives: the bench patches it

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/internal/podwatch"
 	"github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	eventsourcecommon "github.com/argoproj/argo-events/pkg/eventsources/common"
 	"github.com/argoproj/argo-events/pkg/eventsources/sources/resource"
@@ -25,7 +26,7 @@ import (
 )
 
 // workflowLabel is the label every Argo Workflows pod carries.
-const workflowLabel = "workflows.argoproj.io/workflow"
+const workflowLabel = podwatch.WorkflowLabel
 
 // watch counts the events and closes seen at the sentinel's UPDATE.
 type watch struct {
@@ -132,7 +133,7 @@ func (w *watch) lean(ctx context.Context, src v1alpha1.ResourceEventSource) (fun
 	factory := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(src.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
 	inf := factory.Core().V1().Pods().Informer()
-	if err := inf.SetTransform(leanPod); err != nil {
+	if err := inf.SetTransform(podwatch.Lean); err != nil {
 		return nil, err
 	}
 	observe := func(typ string, obj any) {
