@@ -140,7 +140,10 @@ var renderChecks = map[string]func(*testing.T, objects){
 			}
 		}
 		want(t, objs.get(t, "EventSource", "argo", "workflow-pods"), "spec.generic.workflow-pods.url", "oom-remediator-pods:9000")
-		for _, e := range field(objs.get(t, "Deployment", "argo", "oom-remediator-pods"), podsPod+".containers.0.env").([]any) {
+		watcher := objs.get(t, "Deployment", "argo", "oom-remediator-pods")
+		want(t, watcher, podsPod+".containers.0.resources.limits.memory", "1Gi")
+		want(t, watcher, podsPod+".containers.0.resources.requests.memory", "512Mi")
+		for _, e := range field(watcher, podsPod+".containers.0.env").([]any) {
 			if name := e.(map[string]any)["name"]; name == "REMEDIATOR_NAMESPACE" {
 				t.Errorf("the cluster-wide pod watcher sets %v; it must watch every namespace", e)
 			}
@@ -196,11 +199,13 @@ var renderChecks = map[string]func(*testing.T, objects){
 }
 
 // checkImages: every remediator container (sweep, WorkflowTemplates, the
-// Sensor's Job) runs image, and there is at least one of each.
+// Sensor's Job, the Deployments: pod watchers, watch) runs image, and there
+// is at least one of each.
 func checkImages(t *testing.T, objs objects, image string) {
 	t.Helper()
 	paths := map[string]string{
 		"CronJob":                 sweepPod + ".containers.0.image",
+		"Deployment":              podsPod + ".containers.0.image",
 		"WorkflowTemplate":        "spec.templates.0.container.image",
 		"ClusterWorkflowTemplate": "spec.templates.0.container.image",
 	}
@@ -215,7 +220,7 @@ func checkImages(t *testing.T, objs objects, image string) {
 		}
 	}
 	check(objs.get(t, "Sensor", objs.all("Sensor")[0].GetNamespace(), "oom-remediation"), sensorJob+".containers.0.image")
-	for _, kind := range []string{"CronJob", "WorkflowTemplate", "Sensor"} {
+	for _, kind := range []string{"CronJob", "WorkflowTemplate", "Sensor", "Deployment"} {
 		if !seen[kind] {
 			t.Errorf("no %s runs the remediator image", kind)
 		}
