@@ -12,6 +12,9 @@ const (
 	repository = "ghcr.io/argo-oom-remediator/remediator"
 	sensorJob  = "spec.triggers.0.template.k8s.source.resource.spec.template.spec"
 	sweepPod   = "spec.jobTemplate.spec.template.spec"
+	podsPod    = "spec.template.spec"
+	// watchedNamespaceLabel tells the pod watchers of mode namespaces apart.
+	watchedNamespaceLabel = "argo-oom-remediator.io/watched-namespace"
 )
 
 // renderChecks holds, per values file of testdata/values, what its render
@@ -33,8 +36,11 @@ var renderChecks = map[string]func(*testing.T, objects){
 		if n := len(objs.all("ClusterRole")) + len(objs.all("ClusterRoleBinding")) + len(objs.all("EventBus")); n != 0 {
 			t.Errorf("%d ClusterRoles, ClusterRoleBindings or EventBuses; the namespace scope has none", n)
 		}
+		// One watcher, of its own namespace; the EventSource dials it.
 		es := objs.get(t, "EventSource", "argo", "workflow-pods")
-		want(t, es, "spec.resource.workflow-pods.namespace", "argo")
+		want(t, es, "spec.generic.workflow-pods.url", "oom-remediator-pods:9000")
+		want(t, objs.get(t, "Deployment", "argo", "oom-remediator-pods"), podsPod+".containers.0.env.0.valueFrom.fieldRef.fieldPath", "metadata.namespace")
+		objs.get(t, "Service", "argo", "oom-remediator-pods")
 		checkImages(t, objs, repository+":v0.1.0")
 		slack := objs.get(t, "Sensor", "argo", "oom-notification")
 		want(t, slack, "spec.triggers.0.template.slack.channel", "#argo-alerts")
@@ -58,11 +64,32 @@ var renderChecks = map[string]func(*testing.T, objects){
 					want(t, rb, "subjects.0.namespace", "argo")
 				}
 			}
-			want(t, es, "spec.resource.workflow-pods-"+ns+".namespace", ns)
+			// One watcher per covered namespace, in the release namespace,
+			// each Service selecting only its own watcher's pods.
+			name := "oom-remediator-pods"
+			if ns != "argo" {
+				name += "-" + ns
+			}
+			d := objs.get(t, "Deployment", "argo", name)
+			if ns == "argo" {
+				want(t, d, podsPod+".containers.0.env.0.valueFrom.fieldRef.fieldPath", "metadata.namespace")
+			} else {
+				want(t, d, podsPod+".containers.0.env.0.value", ns)
+			}
+			want(t, d, podsPod+".containers.0.env.0.name", "REMEDIATOR_NAMESPACE")
+			for _, sel := range []any{field(d, "spec.selector.matchLabels"), field(d, "spec.template.metadata.labels"), field(objs.get(t, "Service", "argo", name), "spec.selector")} {
+				if got := sel.(map[string]any)[watchedNamespaceLabel]; got != ns {
+					t.Errorf("%s: %s = %v in %v, want %s", name, watchedNamespaceLabel, got, sel, ns)
+				}
+			}
+			want(t, es, "spec.generic.workflow-pods-"+ns+".url", name+":9000")
 			deps = append(deps, "pod-change-"+ns)
 		}
-		if n := len(field(es, "spec.resource").(map[string]any)); n != len(covered) {
-			t.Errorf("EventSource workflow-pods has %d resource entries, want %d", n, len(covered))
+		if n := len(field(es, "spec.generic").(map[string]any)); n != len(covered) {
+			t.Errorf("EventSource workflow-pods has %d generic entries, want %d", n, len(covered))
+		}
+		if n := len(objs.all("Deployment")); n != len(covered) {
+			t.Errorf("%d Deployments, want one pod watcher per covered namespace (%d)", n, len(covered))
 		}
 		want(t, sensor, "spec.triggers.0.template.conditions", strings.Join(deps, " || "))
 		for i, ns := range covered {
@@ -112,8 +139,14 @@ var renderChecks = map[string]func(*testing.T, objects){
 				want(t, o, "spec.eventBusName", "remediator")
 			}
 		}
-		if ns := field(objs.get(t, "EventSource", "argo", "workflow-pods"), "spec.resource.workflow-pods.namespace"); ns != nil {
-			t.Errorf("the cluster-wide EventSource watches namespace %v, want every namespace (none)", ns)
+		want(t, objs.get(t, "EventSource", "argo", "workflow-pods"), "spec.generic.workflow-pods.url", "oom-remediator-pods:9000")
+		watcher := objs.get(t, "Deployment", "argo", "oom-remediator-pods")
+		want(t, watcher, podsPod+".containers.0.resources.limits.memory", "1Gi")
+		want(t, watcher, podsPod+".containers.0.resources.requests.memory", "512Mi")
+		for _, e := range field(watcher, podsPod+".containers.0.env").([]any) {
+			if name := e.(map[string]any)["name"]; name == "REMEDIATOR_NAMESPACE" {
+				t.Errorf("the cluster-wide pod watcher sets %v; it must watch every namespace", e)
+			}
 		}
 		want(t, objs.get(t, "Sensor", "argo", "oom-notification"), "spec.triggers.0.template.http.url", "https://hooks.slack.com/services/T000/B000/XXXX")
 		cron := objs.get(t, "CronJob", "argo", "oom-remediator-sweep")
@@ -166,11 +199,13 @@ var renderChecks = map[string]func(*testing.T, objects){
 }
 
 // checkImages: every remediator container (sweep, WorkflowTemplates, the
-// Sensor's Job) runs image, and there is at least one of each.
+// Sensor's Job, the Deployments: pod watchers, watch) runs image, and there
+// is at least one of each.
 func checkImages(t *testing.T, objs objects, image string) {
 	t.Helper()
 	paths := map[string]string{
 		"CronJob":                 sweepPod + ".containers.0.image",
+		"Deployment":              podsPod + ".containers.0.image",
 		"WorkflowTemplate":        "spec.templates.0.container.image",
 		"ClusterWorkflowTemplate": "spec.templates.0.container.image",
 	}
@@ -185,7 +220,7 @@ func checkImages(t *testing.T, objs objects, image string) {
 		}
 	}
 	check(objs.get(t, "Sensor", objs.all("Sensor")[0].GetNamespace(), "oom-remediation"), sensorJob+".containers.0.image")
-	for _, kind := range []string{"CronJob", "WorkflowTemplate", "Sensor"} {
+	for _, kind := range []string{"CronJob", "WorkflowTemplate", "Sensor", "Deployment"} {
 		if !seen[kind] {
 			t.Errorf("no %s runs the remediator image", kind)
 		}

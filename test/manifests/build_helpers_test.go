@@ -26,6 +26,8 @@ const (
 	configMapName   = "oom-remediator-config"
 	sweepName       = "oom-remediator-sweep"
 	templateName    = "oom-remediator"
+	// podsName is the workflow pod watcher's Deployment and Service.
+	podsName = "oom-remediator-pods"
 )
 
 // Directories copied from the repository into the in-memory file system that

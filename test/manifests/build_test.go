@@ -23,6 +23,7 @@ func TestBuild(t *testing.T) {
 			for _, want := range [][2]string{
 				{"ServiceAccount", remediator}, {"ServiceAccount", eventSourceName}, {"ServiceAccount", sensorName},
 				{"ConfigMap", configMapName}, {"CronJob", sweepName}, {"WorkflowTemplate", templateName},
+				{"Deployment", podsName}, {"Service", podsName},
 			} {
 				find(t, objs, want[0], want[1])
 			}
@@ -67,7 +68,7 @@ func TestOverlaySetsImage(t *testing.T) {
 					}
 				}
 			}
-			want := 2 // the sweep CronJob and the WorkflowTemplate
+			want := 3 // the sweep CronJob, the WorkflowTemplate and the pod watcher
 			if v.installs {
 				want++ // the Job in the Sensor oom-remediation
 			}

@@ -63,8 +63,8 @@ func TestPodEnvironmentIsValidConfig(t *testing.T) {
 						}
 					}
 					mode := ""
-					if len(c.Args) > 0 && c.Args[0] == config.ModeSweep {
-						mode = config.ModeSweep
+					if len(c.Args) > 0 && slices.Contains([]string{config.ModeSweep, config.ModeWatch, config.ModePods}, c.Args[0]) {
+						mode = c.Args[0]
 					}
 					if err := loadConfig(t, known, env, mode); err != nil {
 						t.Errorf("%s: the remediator rejects its environment: %v", p.owner, err)
@@ -76,8 +76,9 @@ func TestPodEnvironmentIsValidConfig(t *testing.T) {
 }
 
 // podEnv is the environment container c gets: cm's data through envFrom, then
-// env, with {{inputs.parameters.NAME}} replaced by params[NAME] and the
-// downward-API namespace by ns. problems lists what it cannot resolve.
+// env, with {{inputs.parameters.NAME}} replaced by params[NAME], the
+// downward-API namespace by ns and a key of cm by its value. problems lists
+// what it cannot resolve.
 func podEnv(cm corev1.ConfigMap, c corev1.Container, params map[string]string, ns string) (env map[string]string, problems []string) {
 	env = map[string]string{}
 	for _, from := range c.EnvFrom {
@@ -98,6 +99,12 @@ func podEnv(cm corev1.ConfigMap, c corev1.Container, params map[string]string, n
 		switch {
 		case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			env[e.Name] = ns
+		case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil && e.ValueFrom.ConfigMapKeyRef.Name == cm.Name:
+			val, ok := cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("env %s: ConfigMap %s has no key %s", e.Name, cm.Name, e.ValueFrom.ConfigMapKeyRef.Key))
+			}
+			env[e.Name] = val
 		case e.ValueFrom != nil:
 			problems = append(problems, fmt.Sprintf("env %s: unexpected valueFrom %+v", e.Name, e.ValueFrom))
 		default:

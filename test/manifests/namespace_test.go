@@ -80,8 +80,9 @@ func buildNamespaceList(t *testing.T) []*unstructured.Unstructured {
 
 // TestEveryNamespaceFollows: in every overlay, and in a user's kustomization
 // that only sets `namespace:` over one, no field anywhere names another
-// namespace than the install's: metadata, RoleBinding subjects, the watched
-// namespace of the EventSource, the Job the Sensor creates. A field named
+// namespace than the install's: metadata, RoleBinding subjects, the Job the
+// Sensor creates; and in a list of namespaced installs each pod watcher
+// watches, and each EventSource dials, its own namespace. A field named
 // namespace is the install namespace, empty (the object's own, or every
 // namespace for a cluster-wide watch) or an Argo template expression.
 func TestEveryNamespaceFollows(t *testing.T) {
@@ -93,18 +94,31 @@ func TestEveryNamespaceFollows(t *testing.T) {
 		})
 	}
 	t.Run(namespaceListVariant.name, func(t *testing.T) {
-		perNamespace := map[string]int{}
+		perNamespace, watchers := map[string]int{}, map[string]int{}
 		for _, o := range buildNamespaceList(t) {
 			checkNamespaces(t, o, o.GetNamespace())
 			perNamespace[o.GetNamespace()]++
+			// Each namespace's watcher watches its own namespace: the
+			// downward API gives it the namespace its pod runs in.
+			if o.GetKind() == "Deployment" && o.GetName() == podsName {
+				if e := watcherNamespaceEnv(t, o); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+					t.Errorf("Deployment %s/%s: REMEDIATOR_NAMESPACE = %+v, want its own namespace (fieldRef metadata.namespace)", o.GetNamespace(), podsName, e)
+				}
+				watchers[o.GetNamespace()]++
+			}
+			// Each namespace's EventSource dials its own namespace's watcher
+			// (a short name, resolved in the EventSource pod's namespace).
 			if o.GetKind() == "EventSource" && o.GetName() == "workflow-pods" {
-				if ns := str(t, o, "spec", "resource", "workflow-pods", "namespace"); ns != o.GetNamespace() {
-					t.Errorf("EventSource %s/workflow-pods watches %q, want its own namespace", o.GetNamespace(), ns)
+				if url := str(t, o, "spec", "generic", "workflow-pods", "url"); url != podsName+":9000" {
+					t.Errorf("EventSource %s/workflow-pods dials %q, want the short name %s:9000", o.GetNamespace(), url, podsName)
 				}
 			}
 		}
 		single := len(build(t, namespacedVariant))
 		for _, ns := range namespaceList {
+			if watchers[ns] != 1 {
+				t.Errorf("namespace %s has %d pod watchers, want 1", ns, watchers[ns])
+			}
 			if perNamespace[ns] != single {
 				t.Errorf("namespace %s has %d objects, want the namespaced overlay's %d", ns, perNamespace[ns], single)
 			}

@@ -23,8 +23,9 @@ type pod struct {
 }
 
 // pods returns the pod templates in objs that this repository's manifests
-// own: the sweep CronJob and the (Cluster)WorkflowTemplate. The Sensor's Job
-// belongs to sensors/ and is checked there.
+// own: the sweep CronJob, the Deployments (the pod watcher, the watch) and
+// the (Cluster)WorkflowTemplate. The Sensor's Job belongs to sensors/ and is
+// checked there.
 func pods(t testing.TB, objs []*unstructured.Unstructured) []pod {
 	t.Helper()
 	var out []pod

@@ -12,7 +12,7 @@ func TestPodsAreHardenedAndBounded(t *testing.T) {
 	for _, v := range allVariants {
 		t.Run(v.name, func(t *testing.T) {
 			ps := pods(t, build(t, v))
-			want := 2 // the sweep CronJob and the WorkflowTemplate
+			want := 3 // the sweep CronJob, the WorkflowTemplate and the pod watcher
 			if v.clusterWide {
 				want++ // the ClusterWorkflowTemplate
 			}
@@ -20,8 +20,14 @@ func TestPodsAreHardenedAndBounded(t *testing.T) {
 				t.Fatalf("found %d pod templates, want %d", len(ps), want)
 			}
 			for _, p := range ps {
-				if p.serviceAccount != remediator {
-					t.Errorf("%s: serviceAccountName %q, want %q", p.owner, p.serviceAccount, remediator)
+				// The pod watcher runs with the pod-watching rules, the rest
+				// as the remediator.
+				wantSA := remediator
+				if p.owner == "Deployment/"+podsName {
+					wantSA = eventSourceName
+				}
+				if p.serviceAccount != wantSA {
+					t.Errorf("%s: serviceAccountName %q, want %q", p.owner, p.serviceAccount, wantSA)
 				}
 				for _, c := range p.containers {
 					for _, problem := range append(hardeningProblems(effectiveSecurity(p, c)), boundsProblems(c.Resources)...) {

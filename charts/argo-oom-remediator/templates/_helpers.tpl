@@ -88,6 +88,20 @@ workflow-pods
 {{- end -}}
 {{- end -}}
 
+{{/* aor.podsName (list $ namespace): the Deployment and Service of the
+workflow pod watcher of a namespace: oom-remediator-pods, with the namespace
+appended for the namespaces other than the release's (mode namespaces), cut
+to a DNS label (63 characters). */}}
+{{- define "aor.podsName" -}}
+{{- $root := index . 0 -}}
+{{- $ns := index . 1 -}}
+{{- if eq $ns $root.Release.Namespace -}}
+oom-remediator-pods
+{{- else -}}
+{{- printf "oom-remediator-pods-%s" $ns | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
 {{/* aor.withResources (list container resources): overrides when set. */}}
 {{- define "aor.withResources" -}}
 {{- $c := index . 0 -}}
