@@ -237,3 +237,55 @@ func decode(t *testing.T, e *event) Event {
 	}
 	return out
 }
+
+// pagedPods serves a list in pages of two, as the API server does with a
+// limit, and records the options of each call.
+type pagedPods struct {
+	pods  []corev1.Pod
+	calls []metav1.ListOptions
+}
+
+func (p *pagedPods) List(_ context.Context, o metav1.ListOptions) (*corev1.PodList, error) {
+	p.calls = append(p.calls, o)
+	start := 0
+	if o.Continue != "" {
+		start = int(o.Continue[0] - '0')
+	}
+	end := min(start+2, len(p.pods))
+	page := &corev1.PodList{Items: p.pods[start:end]}
+	page.ResourceVersion = "42"
+	if end < len(p.pods) {
+		page.Continue = string(rune('0' + end))
+	}
+	return page, nil
+}
+
+// TestLeanListPagesAConsistentRead: the initial list is read in pages,
+// without the informer's resourceVersion "0" (the API server would answer
+// that from its cache in one piece), and every pod is kept lean.
+func TestLeanListPagesAConsistentRead(t *testing.T) {
+	src := &pagedPods{}
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		p := fullPod()
+		p.Name = name
+		src.pods = append(src.pods, *p)
+	}
+	list, err := leanList(context.Background(), src, metav1.ListOptions{ResourceVersion: "0", Limit: 9999})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.calls) != 3 {
+		t.Fatalf("%d list calls, want 3 pages", len(src.calls))
+	}
+	for _, o := range src.calls {
+		if o.ResourceVersion != "" || o.Limit != listPage || o.LabelSelector != WorkflowLabel {
+			t.Errorf("list options %+v: want a paged consistent read of workflow pods", o)
+		}
+	}
+	if len(list.Items) != 5 || list.ResourceVersion != "42" || list.Items[4].Name != "e" {
+		t.Fatalf("list: %d pods, rv %q", len(list.Items), list.ResourceVersion)
+	}
+	if list.Items[0].Spec.Containers[0].Image != "" || list.Items[0].ManagedFields != nil {
+		t.Error("a listed pod was not made lean")
+	}
+}

@@ -9,7 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 )
@@ -43,20 +44,36 @@ type Watcher struct {
 	store cache.Store
 }
 
+// listPage is how many pods one list request returns. The informer's
+// initial list is paged and each page made lean before the next is read, so
+// at most one page of full pods is held at once (a single list of 10,000
+// live pods decoded in full peaks at ~300 MiB).
+const listPage = 500
+
 // Run lists and watches until ctx ends. ready is closed once the cache
 // holds every workflow pod.
 func (w *Watcher) Run(ctx context.Context, ready chan<- struct{}) error {
-	factory := informers.NewSharedInformerFactoryWithOptions(w.Kube, 0, // no resync: it would only re-send unchanged pods
-		informers.WithNamespace(w.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = WorkflowLabel }),
-		informers.WithTransform(Lean))
-	inf := factory.Core().V1().Pods().Informer()
+	pods := w.Kube.CoreV1().Pods(w.Namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return leanList(ctx, pods, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = WorkflowLabel
+			return pods.Watch(ctx, o)
+		},
+	}
+	inf := cache.NewSharedIndexInformerWithOptions(lw, &corev1.Pod{}, cache.SharedIndexInformerOptions{}) // no resync: it would only re-send unchanged pods
+	if err := inf.SetTransform(Lean); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
+	}
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{UpdateFunc: w.update, DeleteFunc: w.delete}); err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
 	w.store = inf.GetStore()
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	stopped := make(chan struct{})
+	go func() { inf.RunWithContext(ctx); close(stopped) }()
+	defer func() { <-stopped }()
 	began := time.Now()
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		return ctx.Err()
@@ -65,6 +82,36 @@ func (w *Watcher) Run(ctx context.Context, ready chan<- struct{}) error {
 	close(ready)
 	<-ctx.Done()
 	return nil
+}
+
+// leanList lists the workflow pods page by page, a consistent read (no
+// resourceVersion: the informer's "0" would be served from the API
+// server's cache in one piece, whatever the limit), and keeps each pod lean.
+// The list's resourceVersion is the snapshot every page was read at, where
+// the informer's watch starts.
+func leanList(ctx context.Context, pods podLister, o metav1.ListOptions) (*corev1.PodList, error) {
+	o.LabelSelector, o.ResourceVersion, o.ResourceVersionMatch, o.Limit, o.Continue = WorkflowLabel, "", "", listPage, ""
+	out := &corev1.PodList{}
+	for {
+		page, err := pods.List(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("listing workflow pods: %w", err)
+		}
+		for i := range page.Items {
+			lean, _ := Lean(&page.Items[i])
+			out.Items = append(out.Items, *lean.(*corev1.Pod))
+		}
+		out.ResourceVersion = page.ResourceVersion
+		if page.Continue == "" {
+			return out, nil
+		}
+		o.Continue = page.Continue
+	}
+}
+
+// podLister is the list call of a pods client.
+type podLister interface {
+	List(ctx context.Context, o metav1.ListOptions) (*corev1.PodList, error)
 }
 
 // Cached is how many pods the cache holds (0 before Run).

@@ -3,6 +3,7 @@ package eventsource
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -83,12 +84,17 @@ func TestEventSourceMemory(t *testing.T) {
 // and the shipped pod watcher (`remediator pods`) at 1,000, 5,000 and 10,000 workflow pods (plus one
 // non-workflow pod per five), growing one population, and reports the
 // bytes of live heap per cached pod between the smallest and the largest
-// size. EVENTSOURCE_PODS=N measures N only.
+// size. EVENTSOURCE_PODS=N measures N only, EVENTSOURCE_MODES=pods,lean
+// only those modes.
 func BenchmarkEventSourceMemory(b *testing.B) {
 	ctx := context.Background()
 	sizes := []int{1000, 5000, 10000}
 	if n := support.EnvInt(b, "EVENTSOURCE_PODS", 0); n > 0 {
 		sizes = []int{n}
+	}
+	modes := []string{"argo-events", "lean", "pods"}
+	if v := os.Getenv("EVENTSOURCE_MODES"); v != "" {
+		modes = strings.Split(v, ",")
 	}
 	for i := 0; i < b.N; i++ {
 		c := cluster.Start(b)
@@ -102,7 +108,7 @@ func BenchmarkEventSourceMemory(b *testing.B) {
 		for _, n := range sizes {
 			createPods(ctx, b, c, nss, have, n)
 			have = n
-			for _, mode := range []string{"argo-events", "lean", "pods"} {
+			for _, mode := range modes {
 				var r podcache.Report
 				if mode == "pods" {
 					r = measureWatcher(b, c, remediator)
