@@ -21,8 +21,8 @@ func fullPod() *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "wf-1-main", Namespace: "team-a", UID: "u1", ResourceVersion: "7",
-			Labels:      map[string]string{WorkflowLabel: "wf-1", "other": "x"},
-			Annotations: map[string]string{nodeIDAnnotation: "wf-1-123", "workflows.argoproj.io/outputs": "big"},
+			Labels:        map[string]string{WorkflowLabel: "wf-1", "other": "x"},
+			Annotations:   map[string]string{nodeIDAnnotation: "wf-1-123", "workflows.argoproj.io/outputs": "big"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}},
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "wait", Image: "argoexec", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}, {Name: "main", Image: "x"}}},
