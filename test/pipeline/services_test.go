@@ -107,12 +107,22 @@ func (s *services) RSSMiB(name string) (float64, error) {
 		return 0, fmt.Errorf("no service %s", name)
 	}
 	if wrapped {
-		children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		// The child is listed under the thread that forked it, any of the
+		// helper's.
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
 		if err != nil {
 			return 0, err
 		}
-		if pid, err = strconv.Atoi(strings.TrimSpace(string(children))); err != nil {
+		var children []string
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			children = append(children, strings.Fields(string(b))...)
+		}
+		if len(children) != 1 {
 			return 0, fmt.Errorf("the peak-RSS helper of %s has children %q", name, children)
+		}
+		if pid, err = strconv.Atoi(children[0]); err != nil {
+			return 0, err
 		}
 	}
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
