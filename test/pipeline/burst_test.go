@@ -57,6 +57,9 @@ const (
 	updatesPerShard = 4
 	sentPerShard    = 3
 
+	// sentinelShard OOMs after the burst was published (runBurst).
+	sentinelShard = "burst-sentinel"
+
 	workflowLabel  = "workflows.argoproj.io/workflow"
 	completedLabel = "workflows.argoproj.io/completed"
 	nodeIDKey      = "workflows.argoproj.io/node-id"
@@ -115,8 +118,7 @@ func runBurst(tb testing.TB, size burstSize) burstFigures {
 	tmpl.Labels[workflowLabel] = burstWorkflow
 	tmpl.OwnerReferences = nil // no Workflow behind it
 
-	// OOMs spread evenly over the burst, so that their lag is measured
-	// under the load of the whole burst, not at one end of it.
+	// Every stride-th shard OOMs (when: see burstSize).
 	shards := make([]*shard, size.Shards)
 	stride := max(size.Shards/size.OOMs, 1)
 	created := time.Now()
@@ -170,7 +172,7 @@ func runBurst(tb testing.TB, size burstSize) burstFigures {
 	// processes it, acks it), and the Job informer delivers creations in
 	// order: once the Job of a last OOM, written after everything was
 	// published, is seen, the burst has no Job still to come.
-	sentinel, err := p.createShard(ctx, tmpl, "burst-sentinel")
+	sentinel, err := p.createShard(ctx, tmpl, sentinelShard)
 	must(tb, err)
 	must(tb, p.playShard(ctx, &shard{pod: sentinel, oom: true, running: make(chan struct{})}))
 	support.Eventually(tb, "the Jobs of the burst", 30*time.Minute, support.Holds(func() bool {
@@ -346,7 +348,7 @@ func (p *pipeline) watcherCounts(tb testing.TB, ctx context.Context) map[string]
 func (f *burstFigures) count(shards []*shard, runs []jobRun, began time.Time) {
 	byPod := map[string][]jobRun{}
 	for _, r := range runs {
-		if r.Pod != "burst-sentinel" {
+		if r.Pod != sentinelShard {
 			byPod[r.Pod] = append(byPod[r.Pod], r)
 			f.Jobs++
 		}
