@@ -77,8 +77,8 @@ test-unit: ## Run the fast tests only (no local cluster)
 	$(GO) -C $(CHART_MODULE) test $(GO_TEST_FLAGS) -short ./...
 	$(SHIP_GO) -C hack/image test $(GO_TEST_FLAGS) -short ./...
 
-bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test), then print their figures against the targets (docs/benchmarks.md, docs/benchmarks-scale.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller, the cluster-scale sweep (50,000 workflows), 200 remediator Jobs at once against one sweep (about 7 GiB of memory for a minute) and the EventSource's memory at 1,000-10,000 workflow pods (tens of minutes)
-	set -o pipefail; $(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./rescue/ ./sweep/ ./eventsource/ \
+bench: tools-cluster tools-controllers ## Run the benchmarks (not in make test), then print their figures against the targets (docs/benchmarks.md, docs/benchmarks-scale.md): the remediator process and sweep on the real API server, the default-size compressed fan-out under the v3.5.8 controller, the cluster-scale sweep (50,000 workflows), 200 remediator Jobs at once against one sweep (about 7 GiB of memory for a minute), the EventSource's memory at 1,000-10,000 workflow pods (tens of minutes) and a burst of 5,000 workflow pods (20,000 UPDATEs, 200 OOMs) through the whole event path
+	set -o pipefail; $(GO) -C $(TEST_MODULE) test -run '^$$' -bench . -benchtime 1x -timeout 90m ./rescue/ ./sweep/ ./eventsource/ ./pipeline/ \
 	  | $(GO) -C $(TEST_MODULE) run ./cmd/benchtable
 
 fuzz: ## Fuzz each target for FUZZ_TIME (default 30s); a failing input lands in testdata/fuzz: fix it, keep it there named after what it covers (the generated corpus stays in the Go cache)

@@ -3,15 +3,13 @@ package eventsource
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/json"
 )
 
 // Where the fixtures and manifests are, from this package's directory.
@@ -50,7 +48,7 @@ func createNamespaces(ctx context.Context, tb testing.TB, c *cluster.Cluster, n 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := createPod(ctx, c, readPod(tb, workflowPodFile), sentinelNS, sentinelName); err != nil {
+	if err := createPod(ctx, c, support.ReadPod(tb, workflowPodFile), sentinelNS, sentinelName); err != nil {
 		tb.Fatal(err)
 	}
 	return nss, sentinelNS
@@ -61,7 +59,7 @@ func createNamespaces(ctx context.Context, tb testing.TB, c *cluster.Cluster, n 
 // fixture with its status.
 func createPods(ctx context.Context, tb testing.TB, c *cluster.Cluster, nss []string, from, to int) {
 	tb.Helper()
-	wfPod, other := readPod(tb, workflowPodFile), readPod(tb, otherPodFile)
+	wfPod, other := support.ReadPod(tb, workflowPodFile), support.ReadPod(tb, otherPodFile)
 	var g errgroup.Group
 	g.SetLimit(32)
 	for i := from; i < to; i++ {
@@ -73,21 +71,6 @@ func createPods(ctx context.Context, tb testing.TB, c *cluster.Cluster, nss []st
 	if err := g.Wait(); err != nil {
 		tb.Fatal(err)
 	}
-}
-
-func readPod(tb testing.TB, path string) *corev1.Pod {
-	tb.Helper()
-	data, err := os.ReadFile(filepath.Clean(path))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &corev1.Pod{}
-	if err := json.Unmarshal(data, p); err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	// What the API server sets itself.
-	p.ObjectMeta = metav1.ObjectMeta{Labels: p.Labels, Annotations: p.Annotations, OwnerReferences: p.OwnerReferences}
-	return p
 }
 
 // createPod creates a copy of tmpl named name in ns, then writes its status

@@ -25,9 +25,14 @@
 // test/); -short skips it. TestPipelineRescuesCompressedFanOut does the same for one
 // OOMKilled shard of a 12-shard fan-out whose status the controller keeps
 // compressed (MAX_WORKFLOW_SIZE lowered). TestStorm (N workflows OOM at
-// once) runs 10 in every run, PIPELINE_STORM=N asks for N. PIPELINE_LOG_DIR=<dir> keeps every run's logs there
-// (controller, argo-events.log, one log per Job); a failed test keeps them
-// anyway and says where.
+// once) runs 10 in every run, PIPELINE_STORM=N asks for N.
+// TestEventPathBurst (500 shard pods of a fake fan-out, 2,000 UPDATEs, 20
+// OOMs) and BenchmarkEventPathBurst (5,000 and 200) measure the event
+// path's throughput, lag and memory under a burst, without the
+// workflow-controller and without running the Jobs (burst_test.go).
+// PIPELINE_LOG_DIR=<dir> keeps every run's logs there (controller,
+// argo-events.log, one log per Job); a failed test keeps them anyway and
+// says where.
 //
 // Deviations from a cluster install, each forced by running on one host's
 // loopback: the resource EventSource gets the documented namespace patch

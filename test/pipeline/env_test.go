@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/argo"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/kubelet"
@@ -27,6 +28,27 @@ type pipeline struct {
 	Jobs    *jobRunner
 	Logs    *serviceLogs
 	SinkURL string
+	// Services are the Argo Events services and the pod watcher;
+	// WatcherMetrics is the pod watcher's /metrics URL.
+	Services       *services
+	WatcherMetrics string
+}
+
+// pipelineOptions shape a pipeline for a test that needs less than all of
+// it. The zero value is not a useful pipeline: see startPipeline.
+type pipelineOptions struct {
+	// JobParallelism bounds how many remediator Jobs run at once. 0: the
+	// Jobs are recorded (p.Jobs) but never run, for a measurement whose
+	// workflows are fake and must not be acted on.
+	JobParallelism int
+	// ControllerEnv is added to the workflow-controller's environment.
+	ControllerEnv []string
+	// NoController: no workflow-controller, for pods that belong to no
+	// real workflow (nothing else must act on them).
+	NoController bool
+	// PeakRSS runs each Argo Events service and the pod watcher under the
+	// peak-RSS helper; p.Services.PeakMiB reads a figure once they stopped.
+	PeakRSS bool
 }
 
 // startPipeline brings the whole pipeline up and registers its teardown.
@@ -35,16 +57,25 @@ type pipeline struct {
 // "MAX_WORKFLOW_SIZE=20000"; most tests pass none.
 func startPipeline(t *testing.T, jobParallelism int, controllerEnv ...string) *pipeline {
 	t.Helper()
+	return startPipelineWith(t, pipelineOptions{JobParallelism: jobParallelism, ControllerEnv: controllerEnv})
+}
+
+// startPipelineWith brings up the pipeline as o says and registers its
+// teardown.
+func startPipelineWith(t testing.TB, o pipelineOptions) *pipeline {
+	t.Helper()
 	bin := remediatorBinary(t)
 	c := cluster.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	p := &pipeline{C: c, NS: c.NewNamespace(t), Dir: logDir(t), Kubelet: kubelet.Kubelet{Kube: c.Kube, Argo: c.Argo}}
-	ctl, err := argo.Start(ctx, c, controllerVersion, p.NS, p.Dir, controllerEnv...)
-	if err != nil {
-		t.Fatal(err)
+	if !o.NoController {
+		ctl, err := argo.Start(ctx, c, controllerVersion, p.NS, p.Dir, o.ControllerEnv...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(ctl.Stop)
 	}
-	t.Cleanup(ctl.Stop)
 
 	port, err := freePort()
 	must(t, err)
@@ -64,6 +95,10 @@ func startPipeline(t *testing.T, jobParallelism int, controllerEnv ...string) *p
 	must(t, err)
 	t.Cleanup(fwd.Close) // after the services stopped (cleanups run last first)
 	svcs := newServices(argoEventsBin, p.Dir, p.Logs)
+	if o.PeakRSS {
+		svcs.rss = support.NewPeakRSS(t, p.Dir)
+	}
+	p.Services = svcs
 	t.Cleanup(func() {
 		for _, err := range svcs.Stop() {
 			t.Errorf("argo-events service: %v", err)
@@ -75,7 +110,7 @@ func startPipeline(t *testing.T, jobParallelism int, controllerEnv ...string) *p
 	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port, fwd.Addr()))
 	must(t, p.waitReady(ctx))
 
-	p.Jobs, err = startJobRunner(c, p.NS, bin, p.Dir, jobParallelism)
+	p.Jobs, err = startJobRunner(c, p.NS, bin, p.Dir, o.JobParallelism)
 	must(t, err)
 	t.Cleanup(p.Jobs.Stop)
 	t.Logf("pipeline up in namespace %s; logs in %s", p.NS, p.Dir)
@@ -103,7 +138,13 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	if err != nil {
 		return err
 	}
-	if err := svcs.startPodWatcher(builtBin, p.NS, "127.0.0.1:"+watcherPort, esCfg); err != nil {
+	// Its metrics on a port the test knows, to read what it sent and dropped.
+	metricsPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	p.WatcherMetrics = "http://127.0.0.1:" + metricsPort + "/metrics"
+	if err := svcs.startPodWatcher(builtBin, p.NS, "127.0.0.1:"+watcherPort, "127.0.0.1:"+metricsPort, esCfg); err != nil {
 		return err
 	}
 	src := pods.Spec.Generic["workflow-pods"]
@@ -153,7 +194,7 @@ var builtBin, argoEventsBin string
 
 // remediatorBinary is the remediator as shipped, built once by TestMain
 // into its temporary directory (removed when the process ends).
-func remediatorBinary(t *testing.T) string {
+func remediatorBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("runs the whole pipeline on a local control plane; skipped with -short")
@@ -163,7 +204,7 @@ func remediatorBinary(t *testing.T) string {
 
 // logDir returns a directory for the test's logs, kept when the test fails
 // (or when PIPELINE_LOG_DIR names a parent directory), removed otherwise.
-func logDir(t *testing.T) string {
+func logDir(t testing.TB) string {
 	t.Helper()
 	parent := os.Getenv("PIPELINE_LOG_DIR")
 	dir, err := os.MkdirTemp(parent, "pipeline-")
@@ -178,7 +219,7 @@ func logDir(t *testing.T) string {
 	return dir
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

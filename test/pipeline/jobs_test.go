@@ -22,8 +22,10 @@ import (
 // jobRun is one Job the Sensor created and what became of it.
 type jobRun struct {
 	Name     string
-	Workflow string    // label argo-oom-remediator.io/workflow
-	Reason   string    // label argo-oom-remediator.io/reason
+	Workflow string // label argo-oom-remediator.io/workflow
+	Reason   string // label argo-oom-remediator.io/reason
+	Pod      string // REMEDIATOR_POD_NAME, REMEDIATOR_POD_UID of its container
+	PodUID   string
 	Seen     time.Time // the Job appeared
 	Started  time.Time // its process started (a run slot was free)
 	Done     time.Time
@@ -37,7 +39,8 @@ type jobRun struct {
 // remediator binary, with the container's environment (envFrom ConfigMaps
 // resolved from the API server, then env) and a kubeconfig holding a token
 // of the pod's ServiceAccount, so the remediator works under its shipped
-// Role. At most `parallel` Jobs run at once, like a small node.
+// Role. At most `parallel` Jobs run at once, like a small node; with
+// parallel 0 the Jobs are only recorded, never run.
 type jobRunner struct {
 	c      *cluster.Cluster
 	ns     string
@@ -75,7 +78,20 @@ func startJobRunner(c *cluster.Cluster, ns, bin, dir string, parallel int) (*job
 func (r *jobRunner) add(job *batchv1.Job) {
 	run := &jobRun{Name: job.Name, Workflow: job.Labels["argo-oom-remediator.io/workflow"],
 		Reason: job.Labels["argo-oom-remediator.io/reason"], Seen: time.Now()}
+	for _, c := range job.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			switch e.Name {
+			case "REMEDIATOR_POD_NAME":
+				run.Pod = e.Value
+			case "REMEDIATOR_POD_UID":
+				run.PodUID = e.Value
+			}
+		}
+	}
 	r.update(func() { r.runs[job.Name] = run })
+	if cap(r.slots) == 0 {
+		return // record only
+	}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 )
 
 // serviceLogs collects the JSON log lines of the Argo Events service
@@ -23,7 +24,10 @@ type serviceLogs struct {
 	changed chan struct{}
 }
 
-type logEntry struct{ Logger, Level, Message string }
+type logEntry struct {
+	Logger, Level, Message string
+	At                     time.Time // when the test read the line
+}
 
 func newServiceLogs(path string) (*serviceLogs, error) {
 	f, err := os.Create(path)
@@ -58,6 +62,7 @@ func (l *serviceLogs) recordLine(name string, line []byte) {
 }
 
 func (l *serviceLogs) record(le logEntry) {
+	le.At = time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.seen = append(l.seen, le)
@@ -81,6 +86,20 @@ func (l *serviceLogs) count(logger, text string) (int, <-chan struct{}) {
 		}
 	}
 	return n, l.changed
+}
+
+// times returns when each message of logger containing text was read,
+// in order.
+func (l *serviceLogs) times(logger, text string) []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []time.Time
+	for _, e := range l.seen {
+		if strings.HasPrefix(e.Logger, logger) && strings.Contains(e.Message, text) {
+			out = append(out, e.At)
+		}
+	}
+	return out
 }
 
 // waitFor waits until logger has logged a message containing text.

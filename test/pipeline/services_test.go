@@ -8,10 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
+	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	aev1 "github.com/argoproj/argo-events/pkg/apis/events/v1alpha1"
 	"k8s.io/client-go/rest"
@@ -26,10 +29,15 @@ type services struct {
 	bin  string // test/cmd/argoevents, built by TestMain
 	dir  string
 	logs *serviceLogs
+	// rss, when set, runs every process under the peak-RSS helper.
+	rss *support.PeakRSS
 
 	mu       sync.Mutex
 	procs    []*serviceProc
+	peaks    map[string]*support.PeakRSS // by service name, with rss
 	stopping bool
+	stopOnce sync.Once
+	stopErrs []error
 }
 
 type serviceProc struct {
@@ -56,15 +64,92 @@ func (s *services) startSensor(sensor *aev1.Sensor, bus *aev1.BusConfig, cfg *re
 }
 
 // startPodWatcher runs `remediator pods` (bin) on namespace with the
-// credentials of cfg, serving the generic event source on addr; "pods" in
-// the logs.
-func (s *services) startPodWatcher(bin, namespace, addr string, cfg *rest.Config) error {
+// credentials of cfg, serving the generic event source on addr and its
+// /metrics on metricsAddr; "pods" in the logs.
+func (s *services) startPodWatcher(bin, namespace, addr, metricsAddr string, cfg *rest.Config) error {
 	kubeconfig, err := s.kubeconfig("pods", cfg)
 	if err != nil {
 		return err
 	}
-	return s.run("pods", exec.Command(bin, "pods"), "REMEDIATOR_KUBECONFIG="+kubeconfig, "REMEDIATOR_NAMESPACE="+namespace,
-		"REMEDIATOR_PODS_ADDRESS="+addr, "REMEDIATOR_METRICS_ADDRESS=127.0.0.1:0", "REMEDIATOR_LOG_FORMAT=json")
+	return s.run("pods", s.command("pods", bin, "pods"), "REMEDIATOR_KUBECONFIG="+kubeconfig, "REMEDIATOR_NAMESPACE="+namespace,
+		"REMEDIATOR_PODS_ADDRESS="+addr, "REMEDIATOR_METRICS_ADDRESS="+metricsAddr, "REMEDIATOR_LOG_FORMAT=json")
+}
+
+// command is the command of service name: bin with args, under the
+// peak-RSS helper when s.rss is set.
+func (s *services) command(name, bin string, args ...string) *exec.Cmd {
+	if s.rss == nil {
+		return exec.Command(bin, args...)
+	}
+	r := s.rss.Named(name)
+	s.mu.Lock()
+	if s.peaks == nil {
+		s.peaks = map[string]*support.PeakRSS{}
+	}
+	s.peaks[name] = r
+	s.mu.Unlock()
+	return r.Command(bin, args...)
+}
+
+// RSSMiB is the resident memory (VmRSS) of service name now, read from
+// /proc: of the helper's child when it runs under the peak-RSS helper.
+func (s *services) RSSMiB(name string) (float64, error) {
+	s.mu.Lock()
+	var pid int
+	for _, p := range s.procs {
+		if p.name == name {
+			pid = p.cmd.Process.Pid
+		}
+	}
+	wrapped := s.rss != nil
+	s.mu.Unlock()
+	if pid == 0 {
+		return 0, fmt.Errorf("no service %s", name)
+	}
+	if wrapped {
+		// The child is listed under the thread that forked it, any of the
+		// helper's.
+		tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		if err != nil {
+			return 0, err
+		}
+		var children []string
+		for _, t := range tasks {
+			b, _ := os.ReadFile(t)
+			children = append(children, strings.Fields(string(b))...)
+		}
+		if len(children) != 1 {
+			return 0, fmt.Errorf("the peak-RSS helper of %s has children %q", name, children)
+		}
+		if pid, err = strconv.Atoi(children[0]); err != nil {
+			return 0, err
+		}
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kib, err := strconv.ParseFloat(f[1], 64)
+			return kib / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// PeakMiB is the peak RSS of service name ("pods", "sensor-<name>",
+// "eventsource-<name>"), known once Stop returned; the services must have
+// run under the helper (pipelineOptions.PeakRSS).
+func (s *services) PeakMiB(tb testing.TB, name string) float64 {
+	tb.Helper()
+	s.mu.Lock()
+	r, ok := s.peaks[name]
+	s.mu.Unlock()
+	if !ok {
+		tb.Fatalf("service %s did not run under the peak-RSS helper", name)
+	}
+	return r.MiB(tb)
 }
 
 func (s *services) kubeconfig(name string, cfg *rest.Config) (string, error) {
@@ -93,7 +178,7 @@ func (s *services) start(kind, objName string, obj any, bus *aev1.BusConfig, cfg
 		return err
 	}
 	// Leader electors write /tmp/graft.log, as in a pod.
-	cmd := exec.Command(s.bin, "-kind", kind, "-name", name,
+	cmd := s.command(name, s.bin, "-kind", kind, "-name", name,
 		"-object", filepath.Join(s.dir, name+".json"), "-bus", filepath.Join(s.dir, name+"-bus.json"))
 	return s.run(name, cmd, aev1.EnvVarKubeConfig+"="+kubeconfig)
 }
@@ -126,8 +211,14 @@ func (s *services) run(name string, cmd *exec.Cmd, env ...string) error {
 // Stop ends every service (SIGTERM, as the kubelet would) and waits for
 // them, killing what has not exited after 30 s. It must run before the
 // EventBus shuts down: a leader elector that loses its NATS connection
-// calls Fatal.
+// calls Fatal. A test may stop them early (to read their peak RSS); the
+// later calls return the first one's errors.
 func (s *services) Stop() []error {
+	s.stopOnce.Do(func() { s.stopErrs = s.stop() })
+	return s.stopErrs
+}
+
+func (s *services) stop() []error {
 	s.mu.Lock()
 	s.stopping = true
 	procs := s.procs

@@ -32,15 +32,17 @@ import (
 func main() {
 	cmd := exec.Command(os.Args[2], os.Args[3:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// A stop signal is for the child: it ends it, the helper then reports.
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	// A SIGTERM or SIGINT meant for the child (a test stopping a service
+	// the way the kubelet does) is passed on: the helper would otherwise
+	// die of it, leave the child running and write no figure.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
 		os.Exit(125)
 	}
 	go func() {
-		for s := range stop {
+		for s := range sigs {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
@@ -80,6 +82,12 @@ func NewPeakRSS(tb testing.TB, dir string) *PeakRSS {
 		tb.Fatalf("building the peak-RSS helper: %v\n%s", err, out)
 	}
 	return p
+}
+
+// Named returns a PeakRSS that shares p's helper and keeps its own figure
+// (file peakrss-<name>.out beside p's), for processes that run at once.
+func (p *PeakRSS) Named(name string) *PeakRSS {
+	return &PeakRSS{helper: p.helper, out: filepath.Join(filepath.Dir(p.out), "peakrss-"+name+".out")}
 }
 
 // Command runs bin with args through the helper.

@@ -68,8 +68,13 @@ func (k Kubelet) Start(ctx context.Context, ns, name string) (*corev1.Pod, error
 // OOMKilled with exit 137 and the wait container as end says. With wait
 // ended, the pod phase becomes Failed.
 func (k Kubelet) OOMKill(ctx context.Context, ns, name string, end WaitEnd) (*corev1.Pod, error) {
-	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := time.Now()
+	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) { OOMKilled(end)(p, time.Now()) })
+}
+
+// OOMKilled is the status change of [Kubelet.OOMKill], for a test that
+// writes the pod itself (in bulk, without a GET per update).
+func OOMKilled(end WaitEnd) func(*corev1.Pod, time.Time) {
+	return func(p *corev1.Pod, now time.Time) {
 		for _, cs := range p.Status.ContainerStatuses {
 			switch {
 			case cs.Name != common.WaitContainerName:
@@ -83,17 +88,19 @@ func (k Kubelet) OOMKill(ctx context.Context, ns, name string, end WaitEnd) (*co
 		if end != WaitKeepsRunning {
 			p.Status.Message = "OOMKilled"
 		}
-	})
+	}
 }
 
 // Succeed reports every container terminated with exit 0, phase Succeeded.
 func (k Kubelet) Succeed(ctx context.Context, ns, name string) (*corev1.Pod, error) {
-	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) {
-		now := time.Now()
-		for _, cs := range p.Status.ContainerStatuses {
-			Terminated(cs.Name, 0, "Completed")(p, now)
-		}
-	})
+	return k.updateStatus(ctx, ns, name, func(p *corev1.Pod) { Succeeded(p, time.Now()) })
+}
+
+// Succeeded is the status change of [Kubelet.Succeed].
+func Succeeded(p *corev1.Pod, now time.Time) {
+	for _, cs := range p.Status.ContainerStatuses {
+		Terminated(cs.Name, 0, "Completed")(p, now)
+	}
 }
 
 // Delete deletes the pod at once, as pod GC or a force delete does.
