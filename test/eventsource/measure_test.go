@@ -113,7 +113,7 @@ func measureWatcher(tb testing.TB, c *cluster.Cluster, bin string) podcache.Repo
 	support.Eventually(tb, "the pod watcher's cache to be full", 10*time.Minute, func(ctx context.Context) (bool, error) {
 		select {
 		case err := <-exited:
-			return false, fmt.Errorf("remediator pods ended (%v): %s", err, out.String())
+			return false, fmt.Errorf("remediator pods ended (%w): %s", err, out.String())
 		default:
 		}
 		resp, err := http.Get(base + "/healthz")

@@ -138,6 +138,17 @@ func (s *services) RSSMiB(name string) (float64, error) {
 	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }
 
+// Names lists the services started, in order.
+func (s *services) Names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, len(s.procs))
+	for i, p := range s.procs {
+		names[i] = p.name
+	}
+	return names
+}
+
 // PeakMiB is the peak RSS of service name ("pods", "sensor-<name>",
 // "eventsource-<name>"), known once Stop returned; the services must have
 // run under the helper (pipelineOptions.PeakRSS).

@@ -42,7 +42,9 @@ func TestStorm(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("PIPELINE_STORM_PARALLEL")); err == nil && v > 0 {
 		parallel = v
 	}
-	p := startPipeline(t, parallel)
+	// Every service under the peak-RSS helper: the storm's figures size the
+	// notification EventSource and Sensor (their manifests cite them).
+	p := startPipelineWith(t, pipelineOptions{JobParallelism: parallel, PeakRSS: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 
@@ -96,6 +98,10 @@ func TestStorm(t *testing.T) {
 	t.Logf("storm of %d: all Jobs created %s, all workflows terminal %s, all Slack messages %s after the OOMs",
 		n, ms(jobsAll.Sub(oomAt)), ms(terminalAll.Sub(oomAt)), ms(slackAll.Sub(oomAt)))
 	p.checkStorm(t, names)
+	p.Services.Stop()
+	for _, name := range p.Services.Names() {
+		t.Logf("peak RSS of %s over the storm: %.1f MiB", name, p.Services.PeakMiB(t, name))
+	}
 }
 
 // drainJobs waits for a Job per workflow and returns when the last appeared.
