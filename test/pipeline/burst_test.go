@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -489,7 +488,7 @@ func TestEventPathBurst(t *testing.T) {
 //
 //	go test -run '^$' -bench BenchmarkEventPathBurst -benchtime 1x -timeout 60m ./pipeline/
 func BenchmarkEventPathBurst(b *testing.B) {
-	size := burstSize{Shards: envInt(b, "PIPELINE_BURST_SHARDS", 5000), OOMs: envInt(b, "PIPELINE_BURST_OOMS", 200)}
+	size := burstSize{Shards: support.EnvInt(b, "PIPELINE_BURST_SHARDS", 5000), OOMs: support.EnvInt(b, "PIPELINE_BURST_OOMS", 200)}
 	_, size.Spread = os.LookupEnv("PIPELINE_BURST_SPREAD")
 	if size.OOMs >= size.Shards {
 		b.Fatalf("%d OOMs for %d shards: some must succeed", size.OOMs, size.Shards)
@@ -502,18 +501,4 @@ func BenchmarkEventPathBurst(b *testing.B) {
 	for _, m := range f.metrics() {
 		b.ReportMetric(m.Value, m.Unit)
 	}
-}
-
-// envInt is the positive number in environment variable name, or def.
-func envInt(tb testing.TB, name string, def int) int {
-	tb.Helper()
-	v, ok := os.LookupEnv(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		tb.Fatalf("%s=%q: want a number above 0", name, v)
-	}
-	return n
 }
