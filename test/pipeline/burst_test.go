@@ -95,8 +95,8 @@ type burstFigures struct {
 	Lags              []time.Duration // OOM UPDATE returned → Job seen, sorted
 
 	// By service name: resident memory before the burst (pods created,
-	// none updated yet), peak RSS over the whole run.
-	IdleMiB, PeakMiB map[string]float64
+	// none updated yet), peak RSS and CPU seconds over the whole run.
+	IdleMiB, PeakMiB, CPUSeconds map[string]float64
 }
 
 // shard is one pod of the burst and, if it OOMs, when its OOM was written.
@@ -182,9 +182,10 @@ func runBurst(tb testing.TB, size burstSize) burstFigures {
 	// Stopped now, the processes write their peak RSS (the pipeline's
 	// cleanup reports any error of the stop).
 	p.Services.Stop()
-	f.PeakMiB = map[string]float64{}
+	f.PeakMiB, f.CPUSeconds = map[string]float64{}, map[string]float64{}
 	for _, proc := range burstProcesses {
 		f.PeakMiB[proc.Service] = p.Services.PeakMiB(tb, proc.Service)
+		f.CPUSeconds[proc.Service] = p.Services.CPUSeconds(tb, proc.Service)
 	}
 	return f
 }
@@ -465,6 +466,7 @@ func (f burstFigures) table() string {
 	row("OOM UPDATE -> Job seen: p50 / p99 / max", "%s / %s / %s", ms(quantile(f.Lags, 0.5)), ms(quantile(f.Lags, 0.99)), ms(quantile(f.Lags, 1)))
 	for _, proc := range burstProcesses {
 		row("RSS "+proc.Service+": before / peak", "%.1f / %.1f MiB", f.IdleMiB[proc.Service], f.PeakMiB[proc.Service])
+		row("CPU "+proc.Service+" (whole run)", "%.1f s", f.CPUSeconds[proc.Service])
 	}
 	return b.String()
 }

@@ -154,13 +154,25 @@ func (s *services) Names() []string {
 // run under the helper (pipelineOptions.PeakRSS).
 func (s *services) PeakMiB(tb testing.TB, name string) float64 {
 	tb.Helper()
+	return s.peak(tb, name).MiB(tb)
+}
+
+// CPUSeconds is the CPU time service name used over its life, read as
+// PeakMiB is.
+func (s *services) CPUSeconds(tb testing.TB, name string) float64 {
+	tb.Helper()
+	return s.peak(tb, name).CPUSeconds(tb)
+}
+
+func (s *services) peak(tb testing.TB, name string) *support.PeakRSS {
+	tb.Helper()
 	s.mu.Lock()
 	r, ok := s.peaks[name]
 	s.mu.Unlock()
 	if !ok {
 		tb.Fatalf("service %s did not run under the peak-RSS helper", name)
 	}
-	return r.MiB(tb)
+	return r
 }
 
 func (s *services) kubeconfig(name string, cfg *rest.Config) (string, error) {

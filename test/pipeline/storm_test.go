@@ -100,7 +100,7 @@ func TestStorm(t *testing.T) {
 	p.checkStorm(t, names)
 	p.Services.Stop()
 	for _, name := range p.Services.Names() {
-		t.Logf("peak RSS of %s over the storm: %.1f MiB", name, p.Services.PeakMiB(t, name))
+		t.Logf("%s over the storm: peak RSS %.1f MiB, CPU %.1f s", name, p.Services.PeakMiB(t, name), p.Services.CPUSeconds(t, name))
 	}
 }
 

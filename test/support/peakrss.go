@@ -10,8 +10,8 @@ import (
 )
 
 // peakRSSHelper is a program of a few MiB that runs its arguments (after
-// the first) as a child and writes the child's peak RSS (KiB) to the file
-// named by the first. The child's Maxrss cannot be taken from a wait of the
+// the first) as a child and writes the child's peak RSS (KiB) and CPU time
+// (ms) to the file named by the first. The child's Maxrss cannot be taken from a wait of the
 // test process itself: Linux carries the pre-exec address space's high-water
 // mark into the exec'd program's, and os/exec clones the test process (its
 // memory: hundreds of MiB after building large workflows) to start the
@@ -52,8 +52,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
 		os.Exit(125)
 	}
-	kib := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
-	if err := os.WriteFile(os.Args[1], []byte(fmt.Sprint(kib)), 0o600); err != nil {
+	use := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if err := os.WriteFile(os.Args[1], []byte(fmt.Sprint(use.Maxrss, " ", cpu.Milliseconds())), 0o600); err != nil {
 		fmt.Fprintln(os.Stderr, "peakrss:", err)
 		os.Exit(125)
 	}
@@ -99,13 +100,30 @@ func (p *PeakRSS) Command(bin string, args ...string) *exec.Cmd {
 // MiB is the peak RSS of the last command's child, in MiB.
 func (p *PeakRSS) MiB(tb testing.TB) float64 {
 	tb.Helper()
+	return p.figure(tb, 0) / 1024
+}
+
+// CPUSeconds is the CPU time (user + system) of the last command's child
+// over its whole life.
+func (p *PeakRSS) CPUSeconds(tb testing.TB) float64 {
+	tb.Helper()
+	return p.figure(tb, 1) / 1000
+}
+
+// figure is field i of the helper's report: peak RSS in KiB, CPU in ms.
+func (p *PeakRSS) figure(tb testing.TB, i int) float64 {
+	tb.Helper()
 	data, err := os.ReadFile(p.out)
 	if err != nil {
 		tb.Fatalf("the peak-RSS helper left no figure: %v", err)
 	}
-	kib, err := strconv.ParseFloat(strings.TrimSpace(string(data)), 64)
+	fields := strings.Fields(string(data))
+	if len(fields) != 2 {
+		tb.Fatalf("the peak-RSS helper's report %q: want peak KiB and CPU ms", data)
+	}
+	v, err := strconv.ParseFloat(fields[i], 64)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return kib / 1024
+	return v
 }
