@@ -57,6 +57,8 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 	}
 	sweep, noNode := []string{"sweep"}, map[string]string{"REMEDIATOR_NODE_ID": ""}
 	watch := []string{"watch"}
+	// The pod watcher takes no workflow or node.
+	pods, podsOnly := []string{"pods"}, map[string]string{"REMEDIATOR_NODE_ID": "", "REMEDIATOR_WORKFLOW": ""}
 	// The wait's evidence is valid only with the pod it is about.
 	const podUID = "3f1c0b52-6e0e-4c8e-9d7e-1a2b3c4d5e6f"
 	withUID := map[string]string{"REMEDIATOR_POD_UID": podUID}
@@ -71,7 +73,8 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 			{what: "sweep: invalid", value: "Team_A", args: sweep, also: noNode}},
 		"REMEDIATOR_WORKFLOW": {{what: "empty (required)", value: ""}, {what: "too long (254)", value: long(254)},
 			{what: "uppercase", value: "ETL"}, {what: "underscore", value: "etl_nightly"}, {what: "leading dash", value: "-etl"},
-			{what: "unicode", value: "étl"}, {what: "slash", value: "team-a/etl"}},
+			{what: "unicode", value: "étl"}, {what: "slash", value: "team-a/etl"},
+			{what: "pods: not used", value: "etl", args: pods, also: noNode}},
 		"REMEDIATOR_NODE_ID": {{what: "too long (254)", value: long(254)}, {what: "uppercase", value: "Etl-1"},
 			{what: "underscore", value: "etl_1"}, {what: "leading dash", value: "-etl-1"}, {what: "unicode", value: "节点-1"},
 			{what: "sweep: not used", value: "etl-1", args: sweep}},
@@ -122,7 +125,10 @@ func catalogue(t *testing.T, dir string) map[string][]bad {
 		"REMEDIATOR_WATCH_INTERVAL": {{what: "watch: zero", value: "0s", args: watch, also: noNode},
 			{what: "watch: word", value: "soon", args: watch, also: noNode}},
 		"REMEDIATOR_METRICS_ADDRESS": {{what: "watch: no port", value: "localhost", args: watch, also: noNode},
-			{what: "watch: word", value: "metrics", args: watch, also: noNode}},
+			{what: "watch: word", value: "metrics", args: watch, also: noNode},
+			{what: "pods: no port", value: "localhost", args: pods, also: podsOnly}},
+		"REMEDIATOR_PODS_ADDRESS": {{what: "pods: no port", value: "localhost", args: pods, also: podsOnly},
+			{what: "pods: word", value: "grpc", args: pods, also: podsOnly}, {what: "pods: empty", value: "", args: pods, also: podsOnly}},
 		"REMEDIATOR_KUBECONFIG": {{what: "missing", value: missing}, {what: "a directory", value: dir},
 			{what: "empty file", value: empty}, {what: "malformed YAML", value: malformed}, {what: "no context", value: noContext}},
 	}
