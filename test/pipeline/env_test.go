@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -89,11 +88,6 @@ func startPipelineWith(t testing.TB, o pipelineOptions) *pipeline {
 	must(t, err)
 	t.Cleanup(func() { _ = p.Logs.Close() })
 
-	apiHost, err := url.Parse(c.Config.Host)
-	must(t, err)
-	fwd, err := startForwarder(apiHost.Host)
-	must(t, err)
-	t.Cleanup(fwd.Close) // after the services stopped (cleanups run last first)
 	svcs := newServices(argoEventsBin, p.Dir, p.Logs)
 	if o.PeakRSS {
 		svcs.rss = support.NewPeakRSS(t, p.Dir)
@@ -107,7 +101,7 @@ func startPipelineWith(t testing.TB, o pipelineOptions) *pipeline {
 			t.Errorf("argo-events service logged %s: %s: %s", f.Level, f.Logger, f.Message)
 		}
 	})
-	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port, fwd.Addr()))
+	must(t, startArgoEvents(ctx, p, svcs, bus.Config, port))
 	must(t, p.waitReady(ctx))
 
 	p.Jobs, err = startJobRunner(c, p.NS, bin, p.Dir, o.JobParallelism)
@@ -119,13 +113,11 @@ func startPipelineWith(t testing.TB, o pipelineOptions) *pipeline {
 
 // startArgoEvents loads the shipped EventSources and Sensors into the
 // namespace and runs them, each with the credentials its pod would have.
-// The resource event source reaches the API server through apiForwarder.
-func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1.BusConfig, webhookPort, apiForwarder string) error {
+func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1.BusConfig, webhookPort string) error {
 	esCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, "oom-remediator-eventsource")
 	if err != nil {
 		return err
 	}
-	esCfg.Host = "https://" + apiForwarder
 	pods, err := loadEventSource("workflow-pods.yaml", p.NS)
 	if err != nil {
 		return err
@@ -170,14 +162,15 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	if err != nil {
 		return err
 	}
-	// oom-notification has no serviceAccountName: its pod runs as
-	// "default", which has no permissions.
+	// oom-notification and both EventSources have no serviceAccountName:
+	// their pods run as "default", which has no permissions (they call no
+	// Kubernetes API).
 	defaultCfg, err := p.C.ServiceAccountConfig(ctx, p.NS, "default")
 	if err != nil {
 		return err
 	}
 	for _, es := range []*aev1.EventSource{pods, notifications} {
-		if err := svcs.startEventSource(es, bus, esCfg); err != nil {
+		if err := svcs.startEventSource(es, bus, defaultCfg); err != nil {
 			return err
 		}
 	}
