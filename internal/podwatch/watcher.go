@@ -64,6 +64,8 @@ func (w *Watcher) Run(ctx context.Context, ready chan<- struct{}) error {
 		},
 	}
 	inf := cache.NewSharedIndexInformerWithOptions(lw, &corev1.Pod{}, cache.SharedIndexInformerOptions{}) // no resync: it would only re-send unchanged pods
+	// The transform is for the watch's pods; the listed ones arrive lean
+	// already (Lean on them copies a few fields again).
 	if err := inf.SetTransform(Lean); err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}

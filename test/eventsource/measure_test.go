@@ -6,9 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -16,8 +14,6 @@ import (
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/cluster"
 	"github.com/argo-oom-remediator/argo-oom-remediator/test/support/podcache"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -96,7 +92,10 @@ func measure(tb testing.TB, c *cluster.Cluster, bin, mode, ns string) podcache.R
 func measureWatcher(tb testing.TB, c *cluster.Cluster, bin string) podcache.Report {
 	tb.Helper()
 	dir := tb.TempDir()
-	port := freePort(tb)
+	port, err := support.FreePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	rss := support.NewPeakRSS(tb, dir)
 	cmd := rss.Command(bin, "pods")
 	cmd.Env = []string{"REMEDIATOR_KUBECONFIG=" + support.Kubeconfig(tb, dir, "kubeconfig", c.Config),
@@ -124,10 +123,14 @@ func measureWatcher(tb testing.TB, c *cluster.Cluster, bin string) podcache.Repo
 		return resp.StatusCode == http.StatusOK, nil
 	})
 	r := podcache.Report{Mode: "pods", Seconds: time.Since(began).Seconds()}
-	m := scrape(tb, base+"/metrics")
-	r.Cached = int(m["argo_oom_remediator_pods_cached"])
-	r.HeapAfterGC = uint64(m["go_memstats_heap_alloc_bytes"])
-	r.RSS = uint64(m["process_resident_memory_bytes"])
+	m, err := support.Scrape(context.Background(), base+"/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	value := func(name string) float64 { v, _ := m.Value(name); return v }
+	r.Cached = int(value("argo_oom_remediator_pods_cached"))
+	r.HeapAfterGC = uint64(value("go_memstats_heap_alloc_bytes"))
+	r.RSS = uint64(value("process_resident_memory_bytes"))
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		tb.Fatal(err)
 	}
@@ -136,44 +139,4 @@ func measureWatcher(tb testing.TB, c *cluster.Cluster, bin string) podcache.Repo
 	}
 	r.PeakMiB = rss.MiB(tb)
 	return r
-}
-
-// scrape returns the unlabelled samples of a Prometheus text exposition.
-func scrape(tb testing.TB, url string) map[string]float64 {
-	tb.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		tb.Fatalf("%s: %v", url, err)
-	}
-	out := map[string]float64{}
-	for name, f := range families {
-		for _, m := range f.GetMetric() {
-			if len(m.GetLabel()) > 0 {
-				continue
-			}
-			switch {
-			case m.GetGauge() != nil:
-				out[name] = m.GetGauge().GetValue()
-			case m.GetCounter() != nil:
-				out[name] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	return out
-}
-
-func freePort(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 }

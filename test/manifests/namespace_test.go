@@ -101,7 +101,7 @@ func TestEveryNamespaceFollows(t *testing.T) {
 			// Each namespace's watcher watches its own namespace: the
 			// downward API gives it the namespace its pod runs in.
 			if o.GetKind() == "Deployment" && o.GetName() == podsName {
-				if e := watcherNamespaceEnv(t, o); e == nil || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
+				if e := watcherNamespaceEnv(t, o); !ownNamespace(e) {
 					t.Errorf("Deployment %s/%s: REMEDIATOR_NAMESPACE = %+v, want its own namespace (fieldRef metadata.namespace)", o.GetNamespace(), podsName, e)
 				}
 				watchers[o.GetNamespace()]++

@@ -69,18 +69,30 @@ func TestPodWatcher(t *testing.T) {
 // (namespaced) or unset (cluster-wide: every namespace).
 func checkWatchedNamespace(t *testing.T, c corev1.Container, clusterWide bool) {
 	t.Helper()
-	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "REMEDIATOR_NAMESPACE" })
+	e := namespaceEnv(c)
 	switch {
-	case clusterWide && i >= 0:
-		t.Errorf("cluster-wide watcher sets REMEDIATOR_NAMESPACE (%+v); it must watch every namespace", c.Env[i])
-	case !clusterWide && i < 0:
+	case clusterWide && e != nil:
+		t.Errorf("cluster-wide watcher sets REMEDIATOR_NAMESPACE (%+v); it must watch every namespace", *e)
+	case !clusterWide && e == nil:
 		t.Error("namespaced watcher has no REMEDIATOR_NAMESPACE: it would watch every namespace, which its Role does not allow")
-	case !clusterWide:
-		e := c.Env[i]
-		if e.Value != "" || e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
-			t.Errorf("namespaced watcher: REMEDIATOR_NAMESPACE = %+v, want the pod's own namespace (fieldRef metadata.namespace)", e)
-		}
+	case !clusterWide && !ownNamespace(e):
+		t.Errorf("namespaced watcher: REMEDIATOR_NAMESPACE = %+v, want the pod's own namespace (fieldRef metadata.namespace)", *e)
 	}
+}
+
+// namespaceEnv is c's REMEDIATOR_NAMESPACE (nil if unset).
+func namespaceEnv(c corev1.Container) *corev1.EnvVar {
+	i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "REMEDIATOR_NAMESPACE" })
+	if i < 0 {
+		return nil
+	}
+	return &c.Env[i]
+}
+
+// ownNamespace tells whether e is the pod's own namespace (the downward
+// API's metadata.namespace).
+func ownNamespace(e *corev1.EnvVar) bool {
+	return e != nil && e.Value == "" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
 }
 
 // checkWatcherProbes: ready on /healthz (200 once the cache is full) of the
@@ -116,10 +128,8 @@ func watcherNamespaceEnv(t *testing.T, o *unstructured.Unstructured) *corev1.Env
 	var d appsv1.Deployment
 	convert(t, o, &d)
 	for _, c := range d.Spec.Template.Spec.Containers {
-		for i := range c.Env {
-			if c.Env[i].Name == "REMEDIATOR_NAMESPACE" {
-				return &c.Env[i]
-			}
+		if e := namespaceEnv(c); e != nil {
+			return e
 		}
 	}
 	return nil

@@ -76,7 +76,7 @@ func startPipelineWith(t testing.TB, o pipelineOptions) *pipeline {
 		t.Cleanup(ctl.Stop)
 	}
 
-	port, err := freePort()
+	port, err := support.FreePort()
 	must(t, err)
 	p.SinkURL = "http://127.0.0.1:" + port + "/remediations"
 	must(t, applyBase(ctx, c.Kube, p.NS, func(d map[string]string) { d["REMEDIATOR_SINK_URL"] = p.SinkURL }))
@@ -126,12 +126,12 @@ func startArgoEvents(ctx context.Context, p *pipeline, svcs *services, bus *aev1
 	// with the EventSource's ServiceAccount, on the namespace the shipped
 	// Role covers, as the namespaced overlay sets it; the generic source
 	// reaches it on a free port instead of the Service.
-	watcherPort, err := freePort()
+	watcherPort, err := support.FreePort()
 	if err != nil {
 		return err
 	}
 	// Its metrics on a port the test knows, to read what it sent and dropped.
-	metricsPort, err := freePort()
+	metricsPort, err := support.FreePort()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package support
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,4 +127,20 @@ func (p *PeakRSS) figure(tb testing.TB, i int) float64 {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// RSSMiB is the resident memory (VmRSS) of process pid now, in MiB; an
+// error once it has exited.
+func RSSMiB(pid int) (float64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kib, err := strconv.ParseFloat(f[1], 64)
+			return kib / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

@@ -3,9 +3,6 @@ package sweep
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,17 +133,8 @@ func maxTime(a, b time.Time) time.Time {
 
 // rssMiB is the VmRSS of a running process, 0 once it has exited.
 func rssMiB(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
-			kib, _ := strconv.ParseFloat(f[1], 64)
-			return kib / 1024
-		}
-	}
-	return 0
+	mib, _ := support.RSSMiB(pid)
+	return mib
 }
 
 // jobsAtOnce starts one remediator process per stuck workflow, all at once,
